@@ -1,0 +1,123 @@
+"""The catalogue of examinations and tests: names, aliases, prices and normal results.
+
+Used by the measurement agent (to match a request to a case's results and to answer tests the
+case does not list with a plausible normal result), by the cost model (prices), and by the
+offline doctor (what can be ordered). The shipped file is ``agentsim/data/test_catalog.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agentsim.errors import ConfigError
+
+Category = Literal["exam", "vitals", "lab", "imaging", "cardiac", "pathology", "procedure", "microbiology", "other"]
+
+CATALOG_PATH = Path(__file__).resolve().parent / "data" / "test_catalog.json"
+
+
+class CatalogEntry(BaseModel):
+    """One orderable examination or test."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    category: Category
+    price_usd: float = Field(ge=0)
+    normal_result: str
+    body_systems: list[str] = Field(default_factory=list)
+
+
+class CatalogFile(BaseModel):
+    """The JSON file: a header documenting the price basis, then entries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    price_basis: str
+    default_price_usd: float = Field(ge=0)
+    visit_fee_usd: float = Field(ge=0)
+    entries: list[CatalogEntry]
+
+
+def normalize_name(text: str) -> str:
+    """Lower-case, strip punctuation and filler words so test names compare by content."""
+    text = text.lower().replace("'s", "")
+    text = re.sub(r"[^a-z0-9+]+", " ", text)
+    filler = {"a", "an", "the", "please", "order", "get", "check", "test", "level", "levels", "of", "for",
+              "do", "perform", "i", "would", "like", "to", "and", "result", "results", "patient", "s"}
+    words = [w for w in text.split() if w not in filler]
+    return " ".join(words)
+
+
+class TestCatalog:
+    """Lookup over catalogue entries by name or alias."""
+
+    __test__ = False
+
+    def __init__(self, data: CatalogFile):
+        self.data = data
+        self.entries = data.entries
+        self._by_key: dict[str, CatalogEntry] = {}
+        for e in self.entries:
+            for key in [e.id.replace("_", " "), e.name, *e.aliases]:
+                self._by_key.setdefault(normalize_name(key), e)
+
+    def get(self, entry_id: str) -> CatalogEntry | None:
+        """Entry by id."""
+        return next((e for e in self.entries if e.id == entry_id), None)
+
+    def keys(self, entry: CatalogEntry) -> list[str]:
+        """All normalized names of an entry."""
+        return sorted({normalize_name(k) for k in [entry.id.replace("_", " "), entry.name, *entry.aliases]})
+
+    def lookup(self, request: str) -> CatalogEntry | None:
+        """Exact (normalized) name/alias match, else the entry whose name shares most words."""
+        key = normalize_name(request)
+        if not key:
+            return None
+        if key in self._by_key:
+            return self._by_key[key]
+        words = set(key.split())
+        best, best_score = None, 0.0
+        for k, e in self._by_key.items():
+            kw = set(k.split())
+            if not kw:
+                continue
+            overlap = len(words & kw)
+            score = overlap / len(words | kw)
+            if overlap and score > best_score:
+                best, best_score = e, score
+        return best if best_score >= 0.5 else None
+
+    def price(self, request: str) -> float:
+        """Price of a requested test (the default price when it is not in the catalogue)."""
+        e = self.lookup(request)
+        return e.price_usd if e else self.data.default_price_usd
+
+    @property
+    def visit_fee_usd(self) -> float:
+        return self.data.visit_fee_usd
+
+
+def load_catalog(path: str | Path | None = None) -> TestCatalog:
+    """Load and validate a catalogue file (default: the shipped one)."""
+    p = Path(path) if path else CATALOG_PATH
+    try:
+        data = CatalogFile.model_validate(json.loads(p.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError, ValidationError) as exc:
+        raise ConfigError(f"{p}: invalid test catalogue: {exc}") from None
+    return TestCatalog(data)
+
+
+@lru_cache(maxsize=1)
+def default_catalog() -> TestCatalog:
+    """The shipped catalogue, loaded once per process (it is read-only)."""
+    return load_catalog()

@@ -1,0 +1,1 @@
+"""The ``agentsim`` command line: a thin shell over the library API."""

@@ -1,0 +1,1 @@
+"""The offline engine: a knowledge-base reasoner doctor and a fact-grounded patient, no LLM."""
