@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 from agentsim.catalog import TestCatalog, default_catalog
-from agentsim.errors import LLMError
+from agentsim.errors import EpisodeStopped, LLMError
 from agentsim.leakage import contains_answer, redact
 from agentsim.participants import Message, Participant, Reply, ToolCall, Usage
 from agentsim.results import CostBreakdown, EpisodeResult, ErrorInfo, Transcript, Verdict
@@ -74,7 +74,9 @@ class _Tally:
 
 
 def _error_info(exc: BaseException, default_kind: str) -> ErrorInfo:
-    if isinstance(exc, LLMError):
+    if isinstance(exc, EpisodeStopped):
+        kind = "stopped"
+    elif isinstance(exc, LLMError):
         kind = exc.kind
     elif isinstance(exc, asyncio.TimeoutError | TimeoutError | ConnectionError | OSError):
         kind = "infrastructure"

@@ -46,3 +46,7 @@ class LLMError(AgentsimError):
 
 class MemoryStoreError(AgentsimError):
     """The vector store refused an operation (e.g. an encoder mismatch on a collection)."""
+
+
+class EpisodeStopped(Exception):
+    """Raised by a participant whose person or caller ended the episode early."""
