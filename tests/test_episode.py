@@ -1,0 +1,107 @@
+"""The turn loop with scripted participants: routing, limits, budget, errors, leakage guard."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agentsim.agents.measurement import MeasurementAgent
+from agentsim.agents.scripted import ScriptedDoctor, ScriptedPatient
+from agentsim.episode import EpisodeConfig, run_episode
+from agentsim.participants import Message, Reply
+from agentsim.scoring import OfflineScorer
+from agentsim.tools import RetrievalQuery, RetrievalResult
+
+
+def _run(loaded, doctor, patient=None, cfg=None, **kw):
+    return asyncio.run(run_episode(loaded, doctor, patient or ScriptedPatient(["Yes."]), MeasurementAgent(),
+                                   cfg or EpisodeConfig(max_turns=10), scorer=OfflineScorer(), **kw))
+
+
+def test_routing_and_accounting(appendicitis):
+    doc = ScriptedDoctor([("ask_patient", {"question": "Pain?"}), ("ask_patient", {"question": "Fever?"}),
+                          ("order_test", {"test": "CRP"}), ("ask_patient", {"question": "Vomiting?"}),
+                          ("diagnose", {"diagnosis": "appendicitis", "differential": ["gastroenteritis"]})])
+    r = _run(appendicitis, doc)
+    assert r.correct and r.questions == 3 and r.tests_ordered == ["CRP"]
+    # Two runs of consecutive questions = two visits; one priced test.
+    assert r.cost.visits_usd == 2 * 300 and r.cost.tests_usd > 0
+    assert "CRP 58" in [m for m in r.transcript.messages if m.role == "measurement"][0].content
+    assert all("turns_left" in m.metadata for m in doc.received)
+    assert doc.received[0].metadata["tools"] == ["ask_patient", "order_test", "diagnose"]
+
+
+def test_unlisted_test_gets_a_normal_result(appendicitis):
+    r = _run(appendicitis, ScriptedDoctor([("order_test", {"test": "chest X-ray"}),
+                                           ("diagnose", {"diagnosis": "x"})]))
+    result = [m for m in r.transcript.messages if m.role == "measurement"][0]
+    assert result.content and "appendic" not in result.content.lower()
+
+
+def test_budget_refuses_tests_beyond_limit(appendicitis):
+    doc = ScriptedDoctor([("order_test", {"test": "CT abdomen"}), ("diagnose", {"diagnosis": "appendicitis"})])
+    r = _run(appendicitis, doc, cfg=EpisodeConfig(max_turns=5, budget_usd=5))
+    assert r.tests_ordered == [] and r.cost.tests_usd == 0
+    assert any(m.metadata.get("budget_exceeded") for m in r.transcript.messages)
+
+
+def test_invalid_actions_end_episode_as_agent_error(appendicitis):
+    doc = ScriptedDoctor([("frobnicate", {}), ("order_test", {}), ("ask_patient", {"q": 1})])
+    r = _run(appendicitis, doc, cfg=EpisodeConfig(max_invalid_actions=3))
+    assert r.error is not None and r.error.kind == "agent" and r.diagnosis is None
+
+
+def test_search_without_memory_is_an_error_message(appendicitis):
+    doc = ScriptedDoctor([("search_similar_cases", {"query_text": "rlq pain"}), ("diagnose", {"diagnosis": "x"})])
+    r = _run(appendicitis, doc)
+    assert any("not available" in m.content for m in r.transcript.messages)
+
+
+class _Memory:
+    def __init__(self):
+        self.queries: list[RetrievalQuery] = []
+
+    async def search(self, query: RetrievalQuery) -> RetrievalResult:
+        self.queries.append(query)
+        return RetrievalResult(note="empty memory")
+
+
+def test_retrieval_gets_exclusion_of_current_case(appendicitis):
+    mem = _Memory()
+    doc = ScriptedDoctor([("search_similar_cases", {"query_text": "rlq pain"}), ("diagnose", {"diagnosis": "x"})])
+    r = _run(appendicitis, doc, retrieval=mem)
+    assert mem.queries[0].exclude_case_id == "gs-appendicitis-01"
+    assert r.searches == 1 and "search_similar_cases" in doc.received[0].metadata["tools"]
+
+
+class _LeakyPatient(ScriptedPatient):
+    async def respond(self, message: Message) -> Reply:
+        return Reply(content="My cousin says it is acute appendicitis.")
+
+
+def test_answer_in_model_reply_is_redacted_before_the_doctor_sees_it(appendicitis):
+    doc = ScriptedDoctor([("ask_patient", {"question": "What do you think it is?"}),
+                          ("diagnose", {"diagnosis": "appendicitis"})])
+    r = _run(appendicitis, doc, patient=_LeakyPatient())
+    seen = " ".join(m.content for m in doc.received).lower()
+    assert "appendicitis" not in seen
+    assert any(m.metadata.get("redacted") for m in r.transcript.messages)
+
+
+class _Boom(ScriptedPatient):
+    async def respond(self, message: Message) -> Reply:
+        raise RuntimeError("simulator crashed")
+
+
+def test_patient_crash_is_recorded(appendicitis):
+    r = _run(appendicitis, ScriptedDoctor([("ask_patient", {"question": "Hi"})]), patient=_Boom())
+    assert r.error is not None and r.error.kind == "patient" and "simulator crashed" in r.error.message
+
+
+def test_stop_event(appendicitis):
+    async def go():
+        ev = asyncio.Event()
+        ev.set()
+        return await run_episode(appendicitis, ScriptedDoctor([]), ScriptedPatient(), MeasurementAgent(), stop=ev)
+
+    r = asyncio.run(go())
+    assert r.error is not None and r.error.kind == "stopped"

@@ -1,0 +1,75 @@
+"""Offline scorer and rubric judge."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agentsim.scoring import JudgeScorer, OfflineScorer
+from agentsim.views import AnswerKey
+
+
+@pytest.fixture(scope="module")
+def scorer() -> OfflineScorer:
+    return OfflineScorer()
+
+
+def key(name: str, synonyms=(), abbreviations=()) -> AnswerKey:
+    from agentsim.leakage import answer_terms
+    from agentsim.scenario import Diagnosis
+
+    d = Diagnosis(name=name, synonyms=list(synonyms), abbreviations=list(abbreviations))
+    return AnswerKey(case_id="c", diagnosis=name, synonyms=list(synonyms), terms=answer_terms(d))
+
+
+@pytest.mark.parametrize("given", ["Myocardial infarction", "myocardial infarction.", "MYOCARDIAL-INFARCTION",
+                                   "heart attack", "Acute myocardial infarction", "MI", "STEMI"])
+def test_synonyms_and_variants_count(scorer, given):
+    k = key("Myocardial infarction", synonyms=["heart attack", "STEMI"], abbreviations=["MI"])
+    assert scorer.grade_sync(k, given).correct, given
+
+
+@pytest.mark.parametrize("given", ["Seborrhoeic keratosis", "seborrheic keratoses", "Keratosis, seborrheic"])
+def test_spelling_variants_count_by_embedding(scorer, given):
+    v = scorer.grade_sync(key("Seborrheic keratosis"), given)
+    assert v.correct and v.method in {"embedding", "exact", "synonym", "contains"}, v
+
+
+@pytest.mark.parametrize("given", ["Pulmonary embolism", "Actinic keratosis", "Type 1 diabetes mellitus",
+                                   "Hypothyroidism", "", "Diabetes"])
+def test_different_disease_is_wrong(scorer, given):
+    k = key("Type 2 diabetes mellitus") if "iabetes" in given or "thyroid" in given else key("Seborrheic keratosis")
+    assert not scorer.grade_sync(k, given).correct, given
+
+
+def test_top_k_from_differential(scorer):
+    v = scorer.grade_sync(key("Pulmonary embolism"), "Pneumonia", ["Pneumothorax", "Pulmonary embolism"])
+    assert not v.correct
+    assert v.top_k_correct == {1: False, 3: True, 5: True, 10: True}
+
+
+class _FakeChat:
+    def __init__(self, text: str):
+        self.text = text
+        self.calls = 0
+
+    async def ainvoke(self, messages):
+        from langchain_core.messages import AIMessage
+
+        self.calls += 1
+        return AIMessage(content=self.text)
+
+
+def test_judge_rubric_threshold():
+    k = key("Pulmonary embolism")
+    ok = asyncio.run(JudgeScorer(_FakeChat('{"score": 4, "reasoning": "equivalent"}')).grade(k, "PE", []))
+    assert ok.correct and ok.method == "judge" and ok.score == 4
+    no = asyncio.run(JudgeScorer(_FakeChat('{"score": 3, "reasoning": "related"}')).grade(k, "DVT", []))
+    assert not no.correct
+
+
+def test_judge_garbage_falls_back_to_offline():
+    v = asyncio.run(JudgeScorer(_FakeChat("I think it's fine")).grade(key("Pulmonary embolism"),
+                                                                       "pulmonary embolism", []))
+    assert v.correct and v.method != "judge" and "judge failed" in v.reasoning
