@@ -1,0 +1,1 @@
+"""The Gradio app: a thin shell over :mod:`agentsim.live` and the library API."""
