@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentsim.leakage import answer_terms, redact
+from agentsim.leakage import answer_terms, leak_terms, redact
 from agentsim.scenario import ExamFinding, LoadedScenario, PatientFacts, Symptom, TestResult
 
 
@@ -91,9 +91,12 @@ def build_views(loaded: LoadedScenario) -> CaseViews:
     """Split a case into redacted participant views and the answer key."""
     s = loaded.scenario
     terms = answer_terms(s.diagnosis)
+    # Redaction also covers qualifier-free forms ("atrial fibrillation" for "paroxysmal atrial
+    # fibrillation"), which the scorer does not accept as the answer.
+    hidden = leak_terms(s.diagnosis)
 
     def r(text: str) -> str:
-        return redact(text, terms) if text else text
+        return redact(text, hidden) if text else text
 
     facts = s.patient
     red_facts = facts.model_copy(
@@ -128,7 +131,8 @@ def build_views(loaded: LoadedScenario) -> CaseViews:
         age_years=facts.age_years,
         sex=facts.sex,
         exam=[ExamFinding(name=r(e.name), result=r(e.result)) for e in s.exam],
-        tests=[t.model_copy(update={"name": r(t.name), "result": r(t.result)}) for t in s.tests],
+        tests=[t.model_copy(update={"name": r(t.name), "result": r(t.result), "aliases": [r(a) for a in t.aliases]})
+               for t in s.tests],
         images=images,
     )
     return CaseViews(

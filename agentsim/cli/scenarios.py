@@ -1,4 +1,4 @@
-"""``agentsim scenarios list|validate``."""
+"""``agentsim scenarios list|validate|import``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     pv = ssub.add_parser("validate", help="validate case files and report answer leaks")
     pv.add_argument("path", nargs="?", default=None, help="folder or file (default: shipped scenarios/)")
     pv.set_defaults(func=handle_validate)
+    pi = ssub.add_parser("import", help="convert cases from another benchmark format into case files",
+                         description="Convert a file of cases into one validated JSON case file per case. "
+                                     "Malformed records are reported with their line number and skipped. "
+                                     "Exit status: 0 all converted, 1 some records skipped, 2 unreadable file.")
+    pi.add_argument("file", help="input file, e.g. an AgentClinic .jsonl (MedQA or NEJM records)")
+    pi.add_argument("--format", choices=["agentclinic"], required=True, help="input format")
+    pi.add_argument("--out", required=True, help="output folder for the case files (created if missing)")
+    pi.set_defaults(func=handle_import)
 
 
 def _root(path: str | None):
@@ -59,3 +67,19 @@ def handle_validate(args: argparse.Namespace) -> int:
     print(f"{len(files)} files: {len(files) - bad} valid, {bad} invalid, {leaks} answer leaks "
           "(leaks are redacted from participant views)")
     return 1 if bad else 0
+
+
+def handle_import(args: argparse.Namespace) -> int:
+    """Convert, write, and summarise (including how many cases name the diagnosis in their text)."""
+    from agentsim.importers.agentclinic import import_agentclinic, write_cases
+    from agentsim.leakage import find_leaks
+
+    report = import_agentclinic(args.file)
+    written = write_cases(report, args.out)
+    for line, reason in report.failures:
+        print(f"SKIPPED {args.file} line {line}: {reason}")
+    leaking = sum(1 for s in report.scenarios if find_leaks(s))
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.variants.items())) or "none"
+    print(f"{len(written)} cases written to {args.out} ({kinds}); {len(report.failures)} records skipped; "
+          f"{leaking} cases name the diagnosis in their text (redacted from participant views)")
+    return 1 if report.failures else 0
