@@ -98,9 +98,27 @@ class TestCatalog:
         return best if best_score >= 0.5 else None
 
     def price(self, request: str) -> float:
-        """Price of a requested test (the default price when it is not in the catalogue)."""
+        """Price of one requested test (the default price when it is not in the catalogue)."""
         e = self.lookup(request)
         return e.price_usd if e else self.data.default_price_usd
+
+    def split_request(self, request: str) -> list[str]:
+        """The separate tests of one order: "CBC, CRP and a chest X-ray" is three, while a name the
+        catalogue knows as a whole ("CT abdomen and pelvis") stays one."""
+        out: list[str] = []
+        for chunk in re.split(r"[;,\n&]|\s\+\s", request):
+            chunk = chunk.strip()
+            if not chunk:
+                continue
+            if normalize_name(chunk) in self._by_key or not re.search(r"\band\b", chunk):
+                out.append(chunk)
+            else:
+                out.extend(p.strip() for p in re.split(r"\band\b", chunk) if p.strip())
+        return out
+
+    def price_request(self, request: str) -> list[tuple[str, float]]:
+        """(test, price) for every test in one order."""
+        return [(part, self.price(part)) for part in self.split_request(request)]
 
     @property
     def visit_fee_usd(self) -> float:

@@ -305,7 +305,8 @@ async def _act(
         return Message(role="patient", content=content, tool_call_id=call.id, turn=turn,
                        metadata={"tool": "ask_patient", **reply.metadata, **({"redacted": True} if redacted else {})})
     if isinstance(args, OrderTestArgs):
-        price = cat.price(args.test)
+        priced = cat.price_request(args.test)
+        price = sum(p for _, p in priced)
         left = budget_left()
         if left is not None and price > left:
             return Message(role="tool", name="order_test", tool_call_id=call.id, turn=turn,
@@ -315,7 +316,7 @@ async def _act(
         tally.last_action = "order_test"
         tally.tests.append(args.test)
         tally.cost.tests_usd += price
-        tally.cost.priced_tests.append((args.test, price))
+        tally.cost.priced_tests.extend(priced)
         reply = await _call(measurement, Message(role="doctor", content=args.test, turn=turn),
                             "measurement", "internal")
         tally.add_usage("measurement", reply.usage)

@@ -105,3 +105,15 @@ def test_stop_event(appendicitis):
 
     r = asyncio.run(go())
     assert r.error is not None and r.error.kind == "stopped"
+
+
+def test_combined_order_is_priced_per_test(appendicitis):
+    from agentsim.catalog import default_catalog
+
+    cat = default_catalog()
+    r = _run(appendicitis, ScriptedDoctor([("order_test", {"test": "CBC, CRP and urinalysis"}),
+                                           ("diagnose", {"diagnosis": "x"})]))
+    assert [t for t, _ in r.cost.priced_tests] == ["CBC", "CRP", "urinalysis"]
+    assert r.cost.tests_usd == cat.price("CBC") + cat.price("CRP") + cat.price("urinalysis")
+    result = [m for m in r.transcript.messages if m.role == "measurement"][0].content
+    assert "WBC 14.8" in result and "CRP 58" in result and "nitrites" in result

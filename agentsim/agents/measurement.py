@@ -9,7 +9,6 @@ reads is already redacted (see :mod:`agentsim.views`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from agentsim.catalog import TestCatalog, default_catalog, normalize_name
@@ -98,10 +97,9 @@ class MeasurementAgent:
 
     def _split(self, request: str) -> list[str]:
         request = request.strip()
-        if self._find(request) or self.catalog.lookup(request):
+        if self._find(request):
             return [request]
-        parts = [p.strip() for p in re.split(r"[;,\n]|\band\b|\s\+\s|&", request) if p and p.strip()]
-        return parts or [request]
+        return self.catalog.split_request(request) or [request]
 
     def _find(self, request: str) -> list[_Item]:
         key = _norm(request)
