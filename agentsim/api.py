@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from agentsim.backends import Settings, make_doctor, make_measurement, make_patient, make_scorer
+from agentsim.catalog import TestCatalog
 from agentsim.episode import EpisodeConfig, OnMessage, run_episode
 from agentsim.participants import Participant
 from agentsim.results import EpisodeResult
@@ -28,22 +29,25 @@ async def run_case(
     stop: asyncio.Event | None = None,
     seed: int | None = None,
     trial: int = 0,
+    catalog: TestCatalog | None = None,
 ) -> EpisodeResult:
     """Run one case with participants built from ``settings`` (any seat may be overridden,
-    e.g. by a human participant) and grade it."""
+    e.g. by a human participant) and grade it. ``catalog`` overrides the price table."""
     s = settings or Settings()
     cfg = EpisodeConfig(max_turns=s.max_turns, seed=s.seed if seed is None else seed, budget_usd=s.budget_usd)
     result = await run_episode(
         loaded,
-        doctor or make_doctor(s),
-        patient or make_patient(s),
+        doctor or make_doctor(s, case=loaded),
+        patient or make_patient(s, case=loaded),
         measurement or make_measurement(s),
         cfg,
         scorer=scorer or make_scorer(s),
         retrieval=retrieval,
+        catalog=catalog,
         on_message=on_message,
         stop=stop,
-        metadata={"settings": s.describe(), "doctor_bias": s.doctor_bias, "patient_bias": s.patient_bias},
+        metadata={"settings": s.describe(), "doctor_bias": s.doctor_bias, "patient_bias": s.patient_bias,
+                  "strategy_options": dict(s.strategy_options)},
     )
     result.trial = trial
     result.strategy = s.doctor_strategy

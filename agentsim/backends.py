@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentsim.llm import LLMConfig
 from agentsim.participants import Participant
@@ -31,6 +31,17 @@ class Settings(BaseModel):
     strategy_options: dict[str, Any] = Field(default_factory=dict)
     doctor_bias: str = ""
     patient_bias: str = ""
+
+    @model_validator(mode="after")
+    def _check_strategy(self) -> Settings:
+        # Fail at configuration time (CLI flag, run config, app form), not mid-run; raises ConfigError.
+        from agentsim.biases import get_bias
+        from agentsim.strategies import parse_strategy
+
+        parse_strategy(self.doctor_strategy, self.strategy_options, backend=self.backend)
+        get_bias("doctor", self.doctor_bias)
+        get_bias("patient", self.patient_bias)
+        return self
 
     def describe(self) -> str:
         """One-line summary without secrets."""
@@ -68,26 +79,24 @@ def settings_from_env(backend: str | None = None, model: str | None = None, base
     return Settings(backend="openai", doctor=doctor, patient=patient, judge=judge, **kwargs)
 
 
-def make_doctor(settings: Settings) -> Participant:
-    """The doctor participant for these settings (strategy wrappers applied)."""
-    if settings.backend == "openai" and settings.doctor is not None:
-        from agentsim.agents.doctor import LLMDoctor
+def make_doctor(settings: Settings, *, case: Any | None = None, experience: Any | None = None) -> Participant:
+    """The doctor participant for these settings, with the doctor strategy and bias applied.
 
-        return LLMDoctor(settings.doctor, max_turns=settings.max_turns)
-    from agentsim.offline.doctor import OfflineDoctor
+    ``case`` (the LoadedScenario about to run) lets the experience strategy exclude the case's own
+    past records by id; ``experience`` overrides the default experience memory. See
+    :mod:`agentsim.strategies` for the strategies and :mod:`agentsim.biases` for the biases.
+    """
+    from agentsim.strategies.build import build_doctor
 
-    return OfflineDoctor()
+    return build_doctor(settings, case=case, experience=experience)
 
 
-def make_patient(settings: Settings) -> Participant:
-    """The patient participant for these settings."""
-    if settings.backend == "openai" and settings.patient is not None:
-        from agentsim.agents.patient import LLMPatient
+def make_patient(settings: Settings, *, case: Any | None = None) -> Participant:
+    """The patient participant for these settings, with the patient bias (and, for LLM patients,
+    the optional fact verifier: ``strategy_options.patient_verifier``) applied."""
+    from agentsim.strategies.build import build_patient
 
-        return LLMPatient(settings.patient)
-    from agentsim.offline.patient import OfflinePatient
-
-    return OfflinePatient()
+    return build_patient(settings, case=case)
 
 
 def make_measurement(settings: Settings) -> Participant:

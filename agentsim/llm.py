@@ -7,7 +7,10 @@ variable named in the config and never stored in configs, transcripts or logs.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,10 +55,15 @@ class LLMConfig(BaseModel):
         return key or PLACEHOLDER_KEY
 
 
+#: A harness (the benchmark runner) sets this in its task context to build every chat model itself,
+#: e.g. with rate limiting, retries and a response cache; it receives the config and the ChatOpenAI
+#: keyword arguments. A context variable, not a module global, so concurrent runs do not interfere.
+CHAT_MODEL_HOOK: ContextVar[Callable[[LLMConfig, dict[str, Any]], Any] | None] = ContextVar(
+    "agentsim_chat_model_hook", default=None)
+
+
 def make_chat_model(cfg: LLMConfig, seed: int | None = None) -> Any:
     """Build a langchain ``ChatOpenAI`` for this config (imported lazily: langchain is heavy)."""
-    from langchain_openai import ChatOpenAI
-
     kwargs: dict[str, Any] = {
         "model": cfg.model,
         "api_key": cfg.api_key(),
@@ -70,6 +78,11 @@ def make_chat_model(cfg: LLMConfig, seed: int | None = None) -> Any:
     s = seed if seed is not None else cfg.seed
     if s is not None:
         kwargs["seed"] = s
+    hook = CHAT_MODEL_HOOK.get()
+    if hook is not None:
+        return hook(cfg, kwargs)
+    from langchain_openai import ChatOpenAI
+
     return ChatOpenAI(**kwargs)
 
 
@@ -105,6 +118,10 @@ def classify_error(exc: BaseException, role: str, cfg: LLMConfig | None = None) 
             code = exc.status_code
             return LLMError(f"{role} model{where}: HTTP {code}: {str(exc)[:300]}", "infrastructure",
                             retryable=code >= 500 or code in (408, 409, 429))
+        if isinstance(exc, json.JSONDecodeError):
+            # A body that is not JSON at all is a broken server or proxy, not a bad model answer.
+            return LLMError(f"{role} model{where}: malformed response body: {exc}", "infrastructure",
+                            retryable=True)
         if isinstance(exc, openai.APIResponseValidationError | ValueError):
             kind = "agent" if role == "doctor" else "patient"
             return LLMError(f"{role} model{where}: unusable reply: {str(exc)[:300]}", kind)

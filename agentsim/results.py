@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from agentsim.participants import Message, Usage
 
@@ -42,8 +42,10 @@ class CostBreakdown(BaseModel):
     tokens_usd: float = 0.0
     priced_tests: list[tuple[str, float]] = Field(default_factory=list)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def clinical_usd(self) -> float:
+        """Visits plus tests (serialized, so readers of episodes.jsonl need no arithmetic)."""
         return self.visits_usd + self.tests_usd
 
 
@@ -71,6 +73,8 @@ class EpisodeResult(BaseModel):
     correct_diagnosis: str = ""
     correct: bool = False
     verdict: Verdict | None = None
+    grades: dict[str, Verdict] = Field(
+        default_factory=dict, description="every grade by scorer ('offline', 'judge'); `verdict` is the primary one")
     turns: int = 0
     questions: int = 0
     tests_ordered: list[str] = Field(default_factory=list)
@@ -83,6 +87,8 @@ class EpisodeResult(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     transcript: Transcript
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def total_tokens(self) -> int:
+        """Prompt plus completion tokens over all roles (serialized as a top-level field)."""
         return sum(u.total_tokens for u in self.usage.values())

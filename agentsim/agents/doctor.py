@@ -124,6 +124,22 @@ class LLMDoctor:
         content = ai.content if isinstance(ai.content, str) else json.dumps(ai.content)
         return Reply(content=content, tool_calls=[call] if call else [], usage=usage_of(ai, self.cfg))
 
+    def adopt_action(self, call: ToolCall) -> None:
+        """Record ``call`` as this turn's action in place of the model's own proposal.
+
+        Used by strategies where several doctors propose and one action is taken (ensembles,
+        panels, a forced memory search): the next tool result then answers the call that was
+        actually made, so the history stays truthful and valid for every server.
+        """
+        from langchain_core.messages import AIMessage
+
+        call_id = call.id or self._pending_id or "call_adopted"
+        if self.history and isinstance(self.history[-1], AIMessage):
+            self.history.pop()
+        self.history.append(AIMessage(content="", tool_calls=[
+            {"id": call_id, "name": call.name, "args": dict(call.arguments)}]))
+        self._pending_id = call_id
+
     @staticmethod
     def _first_call(ai: Any) -> ToolCall | None:
         for tc in ai.tool_calls or []:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from agentsim import __version__
 from agentsim.errors import AgentsimError
 
-COMMAND_MODULES: tuple[str, ...] = ("run", "scenarios", "play")
+COMMAND_MODULES: tuple[str, ...] = ("run", "scenarios", "play", "bench", "index", "learn")
 
 # Offline by default: nothing may reach for a hub or phone home.
 _OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",

@@ -71,6 +71,43 @@ def role_router(doctor: Responder, patient: Responder, judge: Responder | None =
     return route
 
 
+def plausible_doctor(
+    questions: Sequence[str] = ("Where exactly is the pain, and when did it start?",
+                                "Any fever, vomiting, or urinary symptoms?"),
+    tests: Sequence[str] = ("Complete blood count", "C-reactive protein"),
+    diagnosis: str = "Acute appendicitis",
+    differential: Sequence[str] = ("Mesenteric adenitis", "Gastroenteritis"),
+) -> Responder:
+    """A stateless doctor for load tests: asks ``questions``, orders ``tests``, then diagnoses.
+
+    The step is the number of assistant turns already in the request, so concurrent episodes
+    need no shared state; tool-call ids are deterministic so identical episodes send identical
+    requests (which a response cache can key on).
+    """
+    plan: list[tuple[str, dict[str, Any]]] = [("ask_patient", {"question": q}) for q in questions]
+    plan += [("order_test", {"test": t}) for t in tests]
+    final = ("diagnose", {"diagnosis": diagnosis, "differential": list(differential), "confidence": 0.7})
+
+    def respond(body: dict[str, Any]) -> FakeReply:
+        msgs = body.get("messages") or []
+        step = sum(1 for m in msgs if m.get("role") == "assistant")
+        last = str((msgs[-1] if msgs else {}).get("content") or "")
+        name, args = plan[step] if step < len(plan) and "Turn limit reached" not in last else final
+        return FakeReply(content=None, tool_calls=[tool_call(name, args, f"call_{step}")],
+                         prompt_tokens=200 + 40 * step, completion_tokens=25)
+
+    return respond
+
+
+def plausible_patient(answer: str = "It started yesterday evening and it is getting worse.") -> Responder:
+    """A patient for load tests that always gives the same short answer."""
+
+    def respond(body: dict[str, Any]) -> FakeReply:
+        return FakeReply(content=answer, prompt_tokens=300, completion_tokens=15)
+
+    return respond
+
+
 class FakeOpenAIServer:
     """Context manager running the server; ``base_url`` ends in ``/v1``."""
 
@@ -168,3 +205,30 @@ class FakeOpenAIServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve a plausible doctor/patient pair until killed (for benchmarks in a separate process).
+
+    Prints ``PORT <n>`` on stdout once listening.
+    """
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Local OpenAI-compatible test server (plausible doctor + patient).")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--latency", type=float, default=0.2, help="seconds added to every reply")
+    args = ap.parse_args(argv)
+    server = FakeOpenAIServer(role_router(plausible_doctor(), plausible_patient()), latency_s=args.latency,
+                              port=args.port).start()
+    print(f"PORT {server.port}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""Free text to findings: clause splitting, negation scope, synonyms, lab values, lexical matching.
+
+These tests need no model: matching runs with a bag-of-words test embedder, so what is checked is
+the negation logic and the synonym normalisation, not the sentence embedder.
+"""
+
+from __future__ import annotations
+
+import pytest
+from offline_fixtures import HashingEmbedder
+
+from agentsim.offline.findings import (
+    FindingMatcher,
+    FindingSpec,
+    is_demographic,
+    normalize_text,
+    split_clauses,
+)
+from agentsim.offline.labs import read_values, states_value
+
+
+def polarity(text: str) -> dict[str, bool]:
+    """clause text -> negated, for the fragments (not the joined runs)."""
+    return {c.text: c.negated for c in split_clauses(text, runs=False)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("no chest pain", {"chest pain": True}),
+        ("Denies SOB.", {"dyspnea": True}),
+        ("I have shortness of breath", {"dyspnea": False}),
+        ("She is short of breath when climbing stairs", {"dyspnea": False, "climbing stairs": False}),
+        ("Denies recent fever, chest pain, wheezing, or cough.",
+         {"fever": True, "chest pain": True, "wheezing": True, "cough": True}),
+        ("Denies fever but reports wheezing.", {"fever": True, "wheezing": False}),
+        ("She has not had fever but has a cough.", {"fever": True, "cough": False}),
+        ("No, I haven't had any fever.", {"fever": True}),
+        ("Negative for intraepithelial lesion or malignancy",
+         {"intraepithelial lesion": True, "malignancy": True}),
+        ("Coombs test: negative", {"coombs test": True}),
+        ("Occult blood test: positive", {"occult blood test": False}),
+        ("Afebrile.", {"fever": True}),
+        ("Non-smoker.", {"smoker": True}),
+        ("Absent bowel sounds.", {"absent bowel sounds": False}),
+        ("Pulses absent in the left foot.", {"absent pulses in the left foot": False}),
+        ("Vomited twice without blood.", {"vomiting twice": False, "blood": True}),
+    ],
+)
+def test_negation_scope(text: str, expected: dict[str, bool]) -> None:
+    got = polarity(text)
+    for clause, negated in expected.items():
+        assert clause in got, f"{clause!r} not among {got}"
+        assert got[clause] is negated, f"{clause!r} in {text!r}: negated={got[clause]}"
+
+
+def test_negation_scope_ends_at_a_new_clause() -> None:
+    got = polarity("Afebrile, heart rate 110.")
+    assert got["fever"] is True
+    assert got.get("heart rate 110") is False
+
+
+def test_normal_statements_assert_nothing() -> None:
+    assert polarity("Heart sounds normal. Lungs unremarkable.") == {}
+
+
+def test_synonyms_share_one_canonical_term() -> None:
+    assert normalize_text("shortness of breath") == normalize_text("dyspnea") == "dyspnea"
+    assert normalize_text("SOB") == "dyspnea"
+    assert normalize_text("throwing up") == "vomiting"
+    # an abbreviation is only expanded in capitals; longer terms are not rewritten inside
+    assert normalize_text("night sweats") == "night sweats"
+    assert "sob" in normalize_text("she started to sob")
+
+
+def test_lab_values_become_words() -> None:
+    found = {(v.text, v.negated) for v in read_values(
+        "Hemoglobin: 8.2 g/dL; Platelet count: 18,000/mm3; Temperature 39.3°C; BP 85/50 mm Hg; SpO2 98%")}
+    assert ("anemia", False) in found
+    assert ("thrombocytopenia", False) in found
+    assert ("fever", False) in found
+    assert ("hypotension", False) in found
+    assert ("hypoxemia", True) in found  # a normal saturation argues against hypoxemia
+    assert read_values("WBC 7.2 x10^9/L, platelets 250 x10^9/L") == []
+    assert states_value("glucose 5.2 mmol/l") and not states_value("cough for 3 weeks")
+
+
+def test_demographic_findings_are_recognised() -> None:
+    assert is_demographic("older man") and is_demographic("onset before age 40")
+    assert not is_demographic("works in health care") and not is_demographic("chest pain")
+
+
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory: pytest.TempPathFactory) -> FindingMatcher:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("AGENTSIM_CACHE_DIR", str(tmp_path_factory.mktemp("offline-cache")))
+    specs = [
+        FindingSpec(text="shortness of breath", aliases=("breathlessness",), frequency=0.8, kind="symptom", disease=0),
+        FindingSpec(text="abdominal pain", frequency=0.9, kind="symptom", disease=0),
+        FindingSpec(text="crushing chest pain", aliases=("chest pressure",), frequency=0.9, kind="symptom", disease=1),
+        FindingSpec(text="hypertension", frequency=0.5, kind="risk_factor", disease=1),
+        FindingSpec(text="no fever", frequency=0.9, kind="sign", disease=2),
+        FindingSpec(text="joint pain", frequency=0.8, kind="symptom", disease=2),
+    ]
+    try:
+        return FindingMatcher(specs, 3, HashingEmbedder(), tag="test")
+    finally:
+        mp.undo()
+
+
+def test_matching_uses_synonyms_and_negation(matcher: FindingMatcher) -> None:
+    clauses = split_clauses("Denies SOB. No chest pain.")
+    assert all(c.negated for c in clauses)
+    conf = matcher.match([c.text for c in clauses])
+    texts = [c.text for c in clauses]
+    assert conf[texts.index("dyspnea"), 0] == pytest.approx(1.0)  # "SOB" -> shortness of breath
+    assert conf[texts.index("chest pain"), 2] > 0.5  # chest pain ~ crushing chest pain
+    assert conf[texts.index("chest pain"), 1] < 0.5  # ... but not abdominal pain
+
+
+def test_antonyms_do_not_match(matcher: FindingMatcher) -> None:
+    conf = matcher.match([normalize_text("low blood pressure")])
+    assert conf[0, 3] == 0.0  # hypotension is not hypertension
+
+
+def test_findings_stated_as_absence_are_inverted(matcher: FindingMatcher) -> None:
+    assert matcher.inverted.tolist() == [False, False, False, False, True, False]
+    # "no fever" is matched through its positive wording; the reasoner flips the polarity
+    assert matcher.match(["fever"])[0, 4] == pytest.approx(1.0)

@@ -1,0 +1,159 @@
+"""The offline patient: answers only what is asked, from its facts, consistently, without leaking."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from offline_fixtures import HashingEmbedder
+
+from agentsim.leakage import answer_terms, contains_answer
+from agentsim.offline.kb import default_kb
+from agentsim.offline.patient import OfflinePatient, first_person
+from agentsim.participants import Message
+from agentsim.scenario import LoadedScenario, load_scenarios
+from agentsim.views import build_views
+
+QUESTIONS = [
+    "What brings you in today?", "Can you tell me more about your symptoms?", "Have you noticed any other symptoms?",
+    "Do you have any medical conditions, and do you take any medications?", "Any allergies?",
+    "Do you smoke, drink alcohol or use drugs?", "What do you do for work?", "Does anything run in your family?",
+    "Do you have a fever?", "Any chest pain or shortness of breath?", "How old are you?",
+    "What is your diagnosis?", "What do you think is wrong with you?", "Have you had any blood tests or scans?",
+    "What did your tests show?", "Have you ever been told you have cancer?",
+]
+
+
+def ask(patient: OfflinePatient, question: str) -> str:
+    return asyncio.run(patient.respond(Message(role="doctor", content=question))).content
+
+
+@pytest.fixture(scope="module")
+def patient(appendicitis: LoadedScenario) -> OfflinePatient:
+    p = OfflinePatient()
+    asyncio.run(p.start(build_views(appendicitis).patient, seed=0))
+    return p
+
+
+def test_yes_no_and_unknown(patient: OfflinePatient) -> None:
+    assert ask(patient, "Do you have a fever?").startswith("Yes")
+    assert ask(patient, "Have you been throwing up?").startswith("Yes")  # "vomited once" via synonyms
+    # listed as denied: a plain no that names it
+    denied = ask(patient, "Any chest pain?")
+    assert denied.startswith("No") and "chest pain" in denied
+    # not in the facts at all: a plain no, nothing invented
+    unknown = ask(patient, "Have you had any headaches?")
+    assert unknown.startswith("No") and "headache" not in unknown.lower()
+
+
+def test_negation_in_the_facts(patient: OfflinePatient) -> None:
+    assert ask(patient, "Have you had diarrhea?").startswith("No")
+    assert ask(patient, "Is there blood in your urine?").startswith("No")
+    assert ask(patient, "Do you smoke?").startswith("I")  # "... does not smoke" from the social history
+    assert "smoke" in ask(patient, "Do you smoke?")
+
+
+def test_open_and_topic_questions(patient: OfflinePatient) -> None:
+    story = ask(patient, "What brings you in today?")
+    assert "belly button" in story and "right side" in story
+    assert "paracetamol" in ask(patient, "What medications do you take?")
+    assert "high blood pressure" in ask(patient, "Does anything run in your family?")
+    assert ask(patient, "How old are you?").startswith("I'm a 22-year-old")
+
+
+def test_answers_only_what_is_asked(patient: OfflinePatient) -> None:
+    meds = ask(patient, "What medications do you take?")
+    assert "beers" not in meds and "Father" not in meds
+    fever = ask(patient, "Do you have a fever?")
+    assert "paracetamol" not in fever
+
+
+def test_same_question_same_answer(appendicitis: LoadedScenario) -> None:
+    p = OfflinePatient()
+    asyncio.run(p.start(build_views(appendicitis).patient, seed=3))
+    first = [ask(p, q) for q in QUESTIONS]
+    assert [ask(p, q) for q in QUESTIONS] == first
+    assert ask(p, "  do you have a FEVER? ") == ask(p, "Do you have a fever?")
+
+
+def test_deterministic_for_a_seed(appendicitis: LoadedScenario) -> None:
+    def run(seed: int) -> list[str]:
+        p = OfflinePatient()
+        asyncio.run(p.start(build_views(appendicitis).patient, seed=seed))
+        return [ask(p, q) for q in QUESTIONS]
+
+    assert run(7) == run(7)
+
+
+def test_never_reports_test_results(appendicitis: LoadedScenario) -> None:
+    p = OfflinePatient()
+    asyncio.run(p.start(build_views(appendicitis).patient, seed=0))
+    for q in ("Have you had any blood tests or scans?", "What did your tests show?", "What is your white cell count?"):
+        answer = ask(p, q)
+        assert not re.search(r"\d+\s*(x10|mg|mmol|g/dl)", answer, re.I)
+
+
+def test_first_person() -> None:
+    assert first_person("The patient reports that the pain started yesterday.") == "The pain started yesterday."
+    assert first_person("He has a 20-year history of smoking.") == "I have a 20-year history of smoking."
+    assert first_person("Works in a glass factory.") == "I work in a glass factory."
+    assert first_person("Her mother had breast cancer.") == "My mother had breast cancer."
+    assert first_person("Non-smoker.") == "I don't smoke."
+
+
+def _kb_synonyms(diagnosis: str) -> list[str]:
+    """Names the knowledge base uses for the same disease (exact name or synonym match)."""
+    key = re.sub(r"[^a-z0-9]+", " ", re.sub(r"\([^)]*\)", "", diagnosis.lower())).strip()
+    for d in default_kb().diseases:
+        names = [d.name, *d.synonyms]
+        if any(re.sub(r"[^a-z0-9]+", " ", n.lower()).strip() == key for n in names):
+            return [n for n in names if len(n) >= 4]
+    return []
+
+
+def _all_cases(scenarios_dir: Path) -> list[LoadedScenario]:
+    cases = load_scenarios(scenarios_dir / "cases")
+    shared = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "agentclinic" / "medqa_dev.jsonl"
+    if shared.is_file():
+        from agentsim.importers.agentclinic import import_agentclinic
+
+        cases += [LoadedScenario(scenario=s, path=shared, base_dir=shared.parent)
+                  for s in import_agentclinic(shared).scenarios]
+    return cases
+
+
+def test_never_names_the_diagnosis_in_any_case(scenarios_dir: Path) -> None:
+    """Every shipped case (and the shared AgentClinic dev file when present) gets a battery of
+    questions, including ones that name the diagnosis and its synonyms.
+
+    * The case's own answer terms (name, synonyms, abbreviations) never appear in an answer.
+    * A knowledge-base synonym of the diagnosis appears only inside a sentence the case itself
+      gives the patient (e.g. a family history of the same disease), never in words the patient
+      composed, and the patient never says "yes" to a question naming the diagnosis.
+    """
+    embedder = HashingEmbedder()
+    checked = 0
+    for ls in _all_cases(scenarios_dir):
+        views = build_views(ls)
+        dx = ls.scenario.diagnosis
+        case_terms = answer_terms(dx)
+        kb_terms = sorted(set(_kb_synonyms(dx.name)) - set(case_terms))
+        facts_text = " ".join(str(v) for v in views.patient.facts.model_dump().values()).lower()
+        p = OfflinePatient(embedder=embedder)
+        asyncio.run(p.start(views.patient, seed=0))
+        naming = [f"Do you have {n}?" for n in [dx.name, *dx.synonyms, *dx.abbreviations][:4]]
+        naming += [f"Have you been told you have {dx.name}?"]
+        for q in QUESTIONS + naming:
+            answer = ask(p, q)
+            assert not contains_answer(answer, case_terms), f"{ls.scenario.id}: {q!r} -> {answer!r}"
+            if kb_terms and contains_answer(answer, kb_terms):
+                for sentence in re.split(r"(?<=[.!?])\s+", answer):
+                    if contains_answer(sentence, kb_terms):
+                        words = re.sub(r"^(i |my |i've had |i have )", "", sentence.lower()).strip(" .")
+                        assert words[:30] in facts_text, f"{ls.scenario.id}: composed {sentence!r}"
+            if q in naming:
+                assert not answer.startswith("Yes"), f"{ls.scenario.id}: {q!r} -> {answer!r}"
+        checked += 1
+    assert checked >= 1

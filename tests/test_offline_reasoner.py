@@ -1,0 +1,122 @@
+"""The differential moves the right way on evidence (small fixture knowledge base, bundled embedder)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from offline_fixtures import FIXTURE_KB
+
+from agentsim.catalog import default_catalog
+from agentsim.offline.kb import load_kb
+from agentsim.offline.reasoner import Differential, KBIndex
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> KBIndex:
+    from agentsim.textembed import load_text_embedder
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("AGENTSIM_CACHE_DIR", str(tmp_path_factory.mktemp("offline-cache")))
+    try:
+        yield KBIndex(load_kb(FIXTURE_KB), load_text_embedder(), default_catalog())
+    finally:
+        mp.undo()
+
+
+def prob(diff: Differential, disease_id: str) -> float:
+    i = next(k for k, d in enumerate(diff.index.diseases) if d.id == disease_id)
+    return float(diff.posterior()[i])
+
+
+def test_a_finding_tied_to_a_disease_raises_it(index: KBIndex) -> None:
+    diff = Differential(index, age=40, sex="male")
+    before = prob(diff, "ureteric_colic")
+    diff.observe_text("I have severe colicky pain in my flank that goes down to the groin.")
+    after = prob(diff, "ureteric_colic")
+    assert after > 2 * before
+    assert diff.ranked(1)[0].disease_id == "ureteric_colic"
+
+
+def test_denial_lowers_and_confirmation_raises(index: KBIndex) -> None:
+    base = Differential(index, age=25, sex="male")
+    base.observe_text("Pain in the lower right abdomen since yesterday.")
+    p0 = prob(base, "appendicitis")
+
+    denied = Differential(index, age=25, sex="male")
+    denied.observe_text("Pain in the lower right abdomen since yesterday.")
+    denied.observe_text("No loss of appetite, no nausea and no fever.")
+    confirmed = Differential(index, age=25, sex="male")
+    confirmed.observe_text("Pain in the lower right abdomen since yesterday.")
+    confirmed.observe_text("I have lost my appetite and I feel nauseous.")
+    assert prob(denied, "appendicitis") < p0 < prob(confirmed, "appendicitis")
+
+
+def test_synonyms_and_abbreviations_count_as_the_same_finding(index: KBIndex) -> None:
+    a = Differential(index, age=60, sex="male")
+    a.observe_text("Crushing chest pain with sweating. SOB.")
+    b = Differential(index, age=60, sex="male")
+    b.observe_text("Crushing chest pain with diaphoresis. Shortness of breath.")
+    assert a.ranked(1)[0].disease_id == b.ranked(1)[0].disease_id == "stemi"
+    assert prob(a, "stemi") == pytest.approx(prob(b, "stemi"), rel=0.05)
+
+
+def test_test_results_confirm_and_exclude(index: KBIndex) -> None:
+    def with_troponin(result: str) -> float:
+        d = Differential(index, age=60, sex="male")
+        d.observe_text("Chest pressure for an hour.")
+        d.observe_test("troponin", result)
+        return prob(d, "stemi")
+
+    neutral = Differential(index, age=60, sex="male")
+    neutral.observe_text("Chest pressure for an hour.")
+    assert with_troponin("Troponin normal.") < prob(neutral, "stemi") < with_troponin("Elevated troponin.")
+
+
+def test_a_mention_repeated_counts_once(index: KBIndex) -> None:
+    once = Differential(index, age=30, sex="female")
+    once.observe_text("I have watery diarrhea.")
+    thrice = Differential(index, age=30, sex="female")
+    for _ in range(3):
+        thrice.observe_text("I have watery diarrhea.")
+    assert np.allclose(once.posterior(), thrice.posterior())
+
+
+def test_sex_and_age_compatibility(index: KBIndex) -> None:
+    text = "Sudden severe lower abdominal pain on one side with nausea."
+    woman = Differential(index, age=25, sex="female")
+    woman.observe_text(text)
+    man = Differential(index, age=25, sex="male")
+    man.observe_text(text)
+    assert prob(man, "ovarian_torsion") < 0.05 * prob(woman, "ovarian_torsion")
+    child = Differential(index, age=8, sex="male")
+    adult = Differential(index, age=50, sex="male")
+    assert prob(child, "stemi") < prob(adult, "stemi")
+
+
+def test_ranked_output_is_a_distribution_and_deterministic(index: KBIndex) -> None:
+    def run() -> list[tuple[str, float]]:
+        d = Differential(index, age=45, sex="female")
+        d.observe_text("Cough with yellow sputum and fever for three days. Denies chest pain.")
+        return [(r.disease_id, r.probability) for r in d.ranked(6)]
+
+    first = run()
+    assert first == run()
+    probs = [p for _, p in first]
+    assert probs == sorted(probs, reverse=True)
+    assert sum(probs) == pytest.approx(1.0, abs=1e-3)
+    assert first[0][0] == "pneumonia"
+
+
+def test_hints_from_memory_are_soft(index: KBIndex) -> None:
+    d = Differential(index, age=45, sex="female")
+    d.observe_text("Cough with yellow sputum and fever.")
+    before = prob(d, "gastroenteritis")
+    d.observe_hint(next(i for i, x in enumerate(index.diseases) if x.id == "gastroenteritis"), 1.0)
+    assert before < prob(d, "gastroenteritis") < 0.5  # raised, but the clinical evidence still wins
+    assert d.ranked(1)[0].disease_id == "pneumonia"
+
+
+def test_labels_map_to_diseases(index: KBIndex) -> None:
+    assert index.diseases[index.disease_for_label("Kidney stone")].id == "ureteric_colic"
+    assert index.diseases[index.disease_for_label("acute appendicitis (perforated)")].id == "appendicitis"
+    assert index.disease_for_label("Psoriasis") is None
