@@ -341,43 +341,46 @@ def apply_patient_bias(patient: Any, bias: Bias | None, *, llm: bool, loaded: Lo
 
 
 class BiasRow(BaseModel):
-    """Accuracy of the episodes run under one bias setting."""
+    """Accuracy of the episodes run under one bias condition (doctor bias x patient bias)."""
 
-    target: Target
-    bias: str
-    kind: str
+    doctor_bias: str
+    patient_bias: str
     n: int
     correct: int
     accuracy: float
     lo: float
     hi: float
+    delta: float | None = Field(default=None, description="accuracy minus the no-bias condition's, when run")
 
 
 def bias_breakdown(results: Iterable[EpisodeResult]) -> list[BiasRow]:
-    """Accuracy (bootstrap 95% CI) per doctor bias and per patient bias, from episode metadata.
+    """Accuracy (bootstrap 95% CI) per bias condition, from episode metadata.
 
-    Episodes without a bias count under ``none``; errored episodes count as incorrect.
+    A condition is the pair (doctor bias, patient bias); ``none`` means no bias in that seat.
+    Errored episodes count as incorrect. ``delta`` compares with the (none, none) condition.
     """
     from agentsim.bench.metrics import estimate
 
     groups: dict[tuple[str, str], list[float]] = {}
     for r in results:
-        for target in ("doctor", "patient"):
-            name = str(r.metadata.get(f"{target}_bias") or "none")
-            groups.setdefault((target, name), []).append(float(r.correct))
+        key = (str(r.metadata.get("doctor_bias") or "none"), str(r.metadata.get("patient_bias") or "none"))
+        groups.setdefault(key, []).append(float(r.correct))
+    base = groups.get(("none", "none"))
+    base_acc = sum(base) / len(base) if base else None
     rows = []
-    for (target, name), vals in sorted(groups.items()):
+    for (db, pb), vals in sorted(groups.items(), key=lambda kv: (kv[0] != ("none", "none"), kv[0])):
         est = estimate(vals)
-        b = BIASES.get((target, name))
-        rows.append(BiasRow(target=target, bias=name, kind=b.kind if b else "none", n=len(vals),
-                            correct=int(sum(vals)), accuracy=est.value, lo=est.lo, hi=est.hi))
+        rows.append(BiasRow(doctor_bias=db, patient_bias=pb, n=len(vals), correct=int(sum(vals)),
+                            accuracy=est.value, lo=est.lo, hi=est.hi,
+                            delta=None if base_acc is None else est.value - base_acc))
     return rows
 
 
 def format_bias_table(rows: list[BiasRow]) -> str:
     """Plain-text table of :func:`bias_breakdown`."""
-    lines = [f"{'seat':8} {'bias':24} {'kind':10} {'n':>5} {'accuracy':>9}  95% CI"]
+    lines = [f"{'doctor bias':24} {'patient bias':24} {'n':>5} {'accuracy':>9}  {'95% CI':14} {'vs none':>8}"]
     for r in rows:
-        lines.append(f"{r.target:8} {r.bias:24} {r.kind:10} {r.n:5d} {100 * r.accuracy:8.1f}%  "
-                     f"[{100 * r.lo:.1f}, {100 * r.hi:.1f}]")
+        delta = "" if r.delta is None else f"{100 * r.delta:+7.1f}"
+        lines.append(f"{r.doctor_bias:24} {r.patient_bias:24} {r.n:5d} {100 * r.accuracy:8.1f}%  "
+                     f"[{100 * r.lo:4.1f}, {100 * r.hi:4.1f}] {delta:>8}")
     return "\n".join(lines)

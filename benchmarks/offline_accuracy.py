@@ -217,7 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-episodes", action="store_true", help="whole-case mode only")
     ap.add_argument("--no-whole", action="store_true", help="interactive mode only")
     ap.add_argument("--json", type=Path, help="write the full report (per case rows included) here")
+    ap.add_argument("--torch-threads", type=int, default=0,
+                    help="intra-op threads for the sentence embedder (0 = torch's default)")
     args = ap.parse_args(argv)
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
 
     t0 = time.perf_counter()
     kb_index()  # load the embedder and build or load the knowledge-base index once
@@ -239,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nModel and index load: {load_s:.1f} s (not included in the per-episode figures).")
     if args.json:
         payload: dict[str, Any] = {"load_s": load_s, "max_turns": args.max_turns, "seed": args.seed,
+                                   "torch_threads": args.torch_threads or "default",
                                    "reports": [r.model_dump() for r in reports]}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")

@@ -173,10 +173,11 @@ def test_bias_breakdown_counts_by_setting(appendicitis):
         return EpisodeResult(case_id="c", correct=correct, transcript=Transcript(case_id="c"),
                              metadata={"doctor_bias": db, "patient_bias": ""})
 
-    rows = bias_breakdown([res(True, ""), res(False, "recency"), res(True, "recency"), res(False, "")])
-    by = {(r.target, r.bias): r for r in rows}
-    assert by[("doctor", "recency")].n == 2 and by[("doctor", "recency")].accuracy == 0.5
-    assert by[("patient", "none")].n == 4
+    rows = bias_breakdown([res(True, ""), res(False, "recency"), res(True, "recency"), res(True, "")])
+    by = {(r.doctor_bias, r.patient_bias): r for r in rows}
+    assert rows[0].doctor_bias == "none" and by[("none", "none")].accuracy == 1.0
+    assert by[("recency", "none")].n == 2 and by[("recency", "none")].accuracy == 0.5
+    assert by[("recency", "none")].delta == pytest.approx(-0.5)
 
 
 # --- learning protocol -----------------------------------------------------------------------

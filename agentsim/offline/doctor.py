@@ -35,7 +35,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentsim.catalog import TestCatalog
-from agentsim.offline.findings import content_tokens, normalize_text, split_clauses
+from agentsim.offline.findings import content_tokens, normalize_text
 from agentsim.offline.reasoner import Differential, KBIndex, RankedDiagnosis, ReasonerConfig, kb_index
 from agentsim.participants import Message, Reply, ToolCall, Usage
 from agentsim.tools import CaseHit
@@ -545,7 +545,3 @@ def question_target(question: str) -> str | None:
         return None
     return q[m.end():]
 
-
-def split_answer(text: str) -> list[str]:
-    """Clauses of an answer (exposed for tests)."""
-    return [c.text for c in split_clauses(text)]

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agentsim.offline.findings import content_tokens, normalize_text, split_clauses
+from agentsim.offline.findings import MAX_EMBED_WORDS, content_tokens, normalize_text, split_clauses
 from agentsim.participants import Message, Reply
 from agentsim.views import PatientView
 
@@ -219,7 +219,7 @@ class OfflinePatient:
             if not text or not _speakable(text):
                 return
             fact = _Fact(text=first_person(text), topic=topic)
-            for c in split_clauses(keys_from or text, runs=True):
+            for c in split_clauses(keys_from or text, runs=False):
                 if negated_only and not c.negated:
                     fact.keys.append((c.text, True))
                 else:
@@ -252,7 +252,16 @@ class OfflinePatient:
         self.facts = facts
         self._keys = [(k, neg, i) for i, fact in enumerate(facts) for k, neg in fact.keys if k]
         self._key_tokens = [set(content_tokens(k)) for k, _, _ in self._keys]
-        self._key_vecs = self._emb().encode([k for k, _, _ in self._keys]) if self._keys else None
+        self._key_vecs = None
+        if self._keys:
+            # Long keys are matched by words only (see agentsim.offline.findings.MAX_EMBED_WORDS).
+            short = [i for i, (k, _, _) in enumerate(self._keys) if len(k.split()) <= MAX_EMBED_WORDS]
+            vecs = np.zeros((len(self._keys), 1), dtype=np.float32)
+            if short:
+                enc = self._emb().encode([self._keys[i][0] for i in short])
+                vecs = np.zeros((len(self._keys), enc.shape[1]), dtype=np.float32)
+                vecs[short] = enc
+            self._key_vecs = vecs
 
     async def respond(self, message: Message) -> Reply:
         """Answer one question (the same question always gets the same answer)."""
@@ -364,8 +373,9 @@ class OfflinePatient:
             return None, 0.0, False, ""
         norm = normalize_text(target)
         toks = set(content_tokens(norm))
-        vec = self._emb().encode_one(norm)
-        sims = self._key_vecs @ vec if self._key_vecs is not None else np.zeros(len(self._keys))
+        sims = np.zeros(len(self._keys))
+        if self._key_vecs is not None and self._key_vecs.shape[1] > 1:
+            sims = self._key_vecs @ self._emb().encode_one(norm)
         best: tuple[float, int, bool] = (0.0, -1, False)
         best_key = ""
         for r, (k, neg, fi) in enumerate(self._keys):
