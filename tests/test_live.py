@@ -26,7 +26,7 @@ def test_parse_doctor_command():
 def test_human_doctor_session(appendicitis, monkeypatch):
     import agentsim.api as api
 
-    monkeypatch.setattr(api, "make_patient", lambda s: ScriptedPatient(["It started around my belly button."]))
+    monkeypatch.setattr(api, "make_patient", lambda s, **kw: ScriptedPatient(["It started around my belly button."]))
     live = LiveEpisode(appendicitis, human="doctor").start()
     kinds = [ev.kind for ev in live.next_events(timeout=5)]
     assert kinds[-1] == "your_turn" and "stomach" in live.waiting_for_human.content
@@ -41,7 +41,7 @@ def test_human_doctor_session(appendicitis, monkeypatch):
 def test_human_patient_session(appendicitis, monkeypatch):
     import agentsim.api as api
 
-    monkeypatch.setattr(api, "make_doctor", lambda s: ScriptedDoctor([
+    monkeypatch.setattr(api, "make_doctor", lambda s, **kw: ScriptedDoctor([
         ("ask_patient", {"question": "Do you have a fever?"}),
         ("diagnose", {"diagnosis": "Appendicitis"}),
     ]))
@@ -57,7 +57,7 @@ def test_human_patient_session(appendicitis, monkeypatch):
 def test_stop_unblocks_waiting_human(appendicitis, monkeypatch):
     import agentsim.api as api
 
-    monkeypatch.setattr(api, "make_patient", lambda s: ScriptedPatient())
+    monkeypatch.setattr(api, "make_patient", lambda s, **kw: ScriptedPatient())
     live = LiveEpisode(appendicitis, human="doctor").start()
     list(live.next_events(timeout=5))
     live.stop()
