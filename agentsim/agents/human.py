@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import re
+import threading
 from typing import Protocol
 
 from agentsim.errors import EpisodeStopped
@@ -39,7 +40,18 @@ class ThreadChannel:
     async def exchange(self, role: Role, message: Message) -> Reply:
         """Participant side: publish the prompt, wait (off the event loop) for the reply."""
         self._prompts.put(message)
-        reply = await asyncio.to_thread(self._replies.get)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Reply | None] = loop.create_future()
+
+        def wait_for_person() -> None:
+            reply = self._replies.get()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(reply))
+
+        # A daemon thread, not asyncio.to_thread: executor threads are joined at interpreter exit, so
+        # a session the person simply abandoned would keep the process from ever exiting.
+        threading.Thread(target=wait_for_person, name="human-input", daemon=True).start()
+        reply = await fut
         if reply is None:
             raise HumanStopped("the person ended the session")
         return reply
