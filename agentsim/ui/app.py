@@ -106,6 +106,19 @@ def _gr_error(exc: Exception) -> Exception:
     return gr.Error(str(exc), print_exception=False)
 
 
+def _new_live(ctx: AppContext, sess: Session | None, human: str | None, case_id: str | None,
+              models: tuple) -> LiveEpisode:
+    """Stop the session's previous episode and build (not start) a new one from the form values."""
+    if sess is not None:
+        sess.stop()
+    try:
+        loaded = ctx.case(case_id)
+        settings = _settings(ctx, *models)
+    except AgentsimError as exc:
+        raise _gr_error(exc) from None
+    return LiveEpisode(loaded, settings, human=human, retrieval=ctx.retrieval)
+
+
 def _drain(session: Session, until_turn: bool = True) -> None:
     """Pull events of the running episode into the session's chat."""
     assert session.live is not None
@@ -178,15 +191,9 @@ def build_app(ctx: AppContext | None = None):
             w_chat = gr.Chatbot(label="Episode", height=560, elem_id="watch-chat")
             w_verdict = gr.Markdown(elem_classes="verdict", elem_id="watch-verdict")
 
-            def watch(case_id, backend, base_url, doctor, patient, judge, max_turns, seed, sess):
-                if sess is not None:
-                    sess.stop()
-                try:
-                    loaded = ctx.case(case_id)
-                    settings = _settings(ctx, backend, base_url, doctor, patient, judge, max_turns, seed)
-                except AgentsimError as exc:
-                    raise _gr_error(exc) from None
-                sess = Session(live=LiveEpisode(loaded, settings, retrieval=ctx.retrieval).start())
+            def watch(case_id, *rest):
+                *models, sess = rest
+                sess = Session(live=_new_live(ctx, sess, None, case_id, tuple(models)).start())
                 yield [], "Running…", sess
                 for ev in sess.live.next_events(until_turn=False):
                     if ev.kind == "message" and ev.message is not None:
@@ -230,15 +237,9 @@ def build_app(ctx: AppContext | None = None):
                 d_save = gr.Button("Save transcript")
                 d_file = gr.File(label="Transcript (episodes.jsonl)", interactive=False)
 
-            def start_doctor(case_id, backend, base_url, doctor, patient, judge, max_turns, seed, sess):
-                if sess is not None:
-                    sess.stop()
-                try:
-                    loaded = ctx.case(case_id)
-                    settings = _settings(ctx, backend, base_url, doctor, patient, judge, max_turns, seed)
-                except AgentsimError as exc:
-                    raise _gr_error(exc) from None
-                live = LiveEpisode(loaded, settings, human="doctor", retrieval=ctx.retrieval)
+            def start_doctor(case_id, *rest):
+                *models, sess = rest
+                live = _new_live(ctx, sess, "doctor", case_id, tuple(models))
                 v = live.views.doctor
                 info = (f"**Patient:** {v.demographics}  \n**Task:** {v.objective}  \n"
                         + (f"**Images on file:** {', '.join(f'{i.id} ({i.modality})' for i in v.images)}  \n"
@@ -332,17 +333,11 @@ def build_app(ctx: AppContext | None = None):
                 p_answer = gr.Textbox(label="Your answer", scale=4)
                 p_send = gr.Button("Answer", variant="primary", scale=1)
 
-            def start_patient(case_id, backend, base_url, doctor, patient, judge, max_turns, seed, sess):
+            def start_patient(case_id, *rest):
                 from agentsim.agents.patient import render_facts
 
-                if sess is not None:
-                    sess.stop()
-                try:
-                    loaded = ctx.case(case_id)
-                    settings = _settings(ctx, backend, base_url, doctor, patient, judge, max_turns, seed)
-                except AgentsimError as exc:
-                    raise _gr_error(exc) from None
-                live = LiveEpisode(loaded, settings, human="patient", retrieval=ctx.retrieval)
+                *models, sess = rest
+                live = _new_live(ctx, sess, "patient", case_id, tuple(models))
                 card = ("### You are the patient\nAnswer the doctor's questions in your own words, only from "
                         "these facts. Say you don't know when the card does not say.\n\n"
                         + render_facts(live.views.patient).replace("\n", "  \n")

@@ -13,18 +13,9 @@ import uuid
 from pathlib import Path
 
 from agentsim.errors import ImageError
+from agentsim.memory.imageio import sniff_format
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-
-
-def _kind(head: bytes) -> str | None:
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        return "dicom"
-    return None
 
 
 def check_upload(path: str | Path, upload_dir: Path, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
@@ -37,9 +28,7 @@ def check_upload(path: str | Path, upload_dir: Path, max_bytes: int = MAX_UPLOAD
         raise ImageError(f"{name}: cannot read upload: {exc.strerror or exc}") from None
     if size > max_bytes:
         raise ImageError(f"{name}: file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
-    with open(src, "rb") as fh:
-        head = fh.read(132)
-    kind = _kind(head)
+    kind = sniff_format(src)
     if kind is None:
         raise ImageError(f"{name}: not a PNG, JPEG or DICOM file")
     try:
