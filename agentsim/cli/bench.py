@@ -66,6 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="SQLite response cache shared across runs: identical requests are replayed for free")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-report", action="store_true", help="do not write RUN_DIR/report.html at the end")
+    p.add_argument("--learn", action="store_true",
+                   help="run the train-then-test experience protocol instead (same as `agentsim learn`): train on "
+                        "--train, evaluate --scenarios (default test) with memory writes off at each --checkpoints")
+    from agentsim.cli.learn import add_learn_options
+
+    add_learn_options(p, test_default=None)
     p.set_defaults(func=handle_bench)
 
     r = sub.add_parser("rescore", help="re-grade a run's saved diagnoses (e.g. with an LLM judge)",
@@ -168,6 +174,8 @@ def build_run_config(args: argparse.Namespace) -> Any:
 
 def handle_bench(args: argparse.Namespace) -> int:
     """Run (or resume) a benchmark, then print the summary and write the report."""
+    if args.learn:
+        return _handle_learn(args)
     from agentsim.bench.report import terminal_summary, write_report
     from agentsim.bench.runner import BenchRunner
 
@@ -248,3 +256,18 @@ def handle_report(args: argparse.Namespace) -> int:
     print(terminal_summary(runs))
     print(f"Report: {path}")
     return 0
+
+
+def _handle_learn(args: argparse.Namespace) -> int:
+    """``bench --learn``: the learning protocol with the bench's model, turn and seed flags."""
+    from agentsim.cli import learn
+
+    ns = argparse.Namespace(
+        backend=args.backend, model=args.doctor, base_url=args.base_url, patient_model=args.patient,
+        judge_model=args.judge, train=args.train, test=args.test or args.scenarios or "test",
+        checkpoints=args.checkpoints, store=args.store, memory_dir=args.memory_dir, chroma_url=args.chroma_url,
+        max_test_cases=args.max_test_cases, split_fraction=args.split_fraction,
+        doctor_strategy=args.doctor_strategy or "experience", strategy_option=[], doctor_bias="", patient_bias="",
+        max_turns=args.max_turns or 20, seed=args.seed or 0, concurrency=args.concurrency or 1,
+        out=args.out or "runs/learn", quiet=args.no_progress)
+    return learn.handle(ns)

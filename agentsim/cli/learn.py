@@ -19,11 +19,12 @@ def _checkpoints(text: str) -> list[int]:
     return values
 
 
-def add_learn_options(p: argparse.ArgumentParser) -> None:
-    """Options of the learning protocol (shared with ``bench --learn``)."""
+def add_learn_options(p: argparse.ArgumentParser, test_default: str | None = "test") -> None:
+    """Options of the learning protocol (shared with ``bench --learn``, where the test set defaults to
+    ``--scenarios``)."""
     p.add_argument("--train", default="dev", help="training cases: dev | test | all | folder | AgentClinic .jsonl "
                                                   "(default dev)")
-    p.add_argument("--test", default="test", help="evaluation cases, same forms (default test)")
+    p.add_argument("--test", default=test_default, help="evaluation cases, same forms (default test)")
     p.add_argument("--checkpoints", type=_checkpoints, default=[0, 25, 50, 100],
                    help="training-episode counts at which the test split is evaluated (default 0,25,50,100)")
     p.add_argument("--store", choices=["chroma", "memory"], default="chroma",

@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/latest", help="folder for episodes.jsonl (default: runs/latest)")
     p.add_argument("--memory", action="store_true", help="enable the retrieval tool (Chroma memory)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
+    from agentsim.cli.learn import add_strategy_options
+
+    add_strategy_options(p)
     p.set_defaults(func=handle)
 
 
@@ -53,9 +56,13 @@ def handle(args: argparse.Namespace) -> int:
     from agentsim.scenario import resolve_scenario
 
     loaded = resolve_scenario(args.scenario, Path(args.scenarios_dir) if args.scenarios_dir else None)
-    settings = settings_from_args(args, max_turns=args.max_turns, seed=args.seed, budget_usd=args.budget)
+    from agentsim.cli.learn import strategy_settings
+    from agentsim.strategies.build import spec_of
+
+    settings = settings_from_args(args, max_turns=args.max_turns, seed=args.seed, budget_usd=args.budget,
+                                  **strategy_settings(args))
     retrieval = None
-    if args.memory:
+    if args.memory or spec_of(settings).needs_memory_tool:
         from agentsim.memory.retrieval import MemoryRetrieval
 
         retrieval = MemoryRetrieval.open_default()
