@@ -37,12 +37,63 @@ class RunData:
 def load_run(run_dir: str | Path, label: str | None = None) -> RunData:
     """Load a run's records and compute its summary."""
     p = Path(run_dir)
-    records = load_run_records(p)
+    if p.is_dir() and not (p / "episodes.jsonl").exists() and (p / "test.jsonl").exists():
+        records = _learning_final_records(p)
+    else:
+        records = load_run_records(p)
     if not records:
         raise ConfigError(f"{p}: no finished episodes to report")
     manifest = read_manifest(p) if p.is_dir() else None
     name = label or (manifest.name if manifest else "") or p.name
     return RunData(label=name, run_dir=p, manifest=manifest, records=records, summary=summarize(records, name))
+
+
+def _learning_final_records(p: Path) -> list[EpisodeResult]:
+    """A ``bench --learn`` / ``agentsim learn`` folder: the test episodes of its last checkpoint."""
+    from agentsim.api import load_results
+
+    records = load_results(p / "test.jsonl")
+    last = max((r.metadata.get("learning", {}).get("train_episodes", 0) for r in records), default=0)
+    return [r for r in records if r.metadata.get("learning", {}).get("train_episodes", 0) == last]
+
+
+def _learning_html(r: RunData) -> str:
+    """The learning-curve plot and table, when the run folder holds one."""
+    png = r.run_dir / "learning_curve.png"
+    curve_file = r.run_dir / "curve.json"
+    if not (r.run_dir.is_dir() and png.exists() and curve_file.exists()):
+        return ""
+    import base64
+
+    curve = json.loads(curve_file.read_text(encoding="utf-8")).get("curve", {})
+    rows = "".join(f"<tr><td>{pt['train_episodes']}</td><td>{pt['memory_records']}</td>"
+                   f"<td>{100 * pt['accuracy']:.1f}% [{100 * pt['lo']:.1f}, {100 * pt['hi']:.1f}]</td>"
+                   f"<td>{100 * pt['top3']:.1f}%</td></tr>" for pt in curve.get("points", []))
+    img = base64.b64encode(png.read_bytes()).decode()
+    return (f"<h3>Learning curve ({_e(curve.get('strategy', ''))}; test accuracy after N training episodes)</h3>"
+            f"<img alt='learning curve' style='max-width:640px' src='data:image/png;base64,{img}'>"
+            "<table><tr><th>training episodes</th><th>memory records</th><th>accuracy [95% CI]</th>"
+            f"<th>top-3</th></tr>{rows}</table>")
+
+
+def _bias_and_verifier_html(r: RunData) -> str:
+    """Accuracy per bias condition and patient-verifier corrections, when the run used them."""
+    from agentsim.agents.verifier import verifier_stats
+    from agentsim.biases import bias_breakdown
+
+    out = []
+    rows = bias_breakdown(r.records)
+    if any(b.doctor_bias != "none" or b.patient_bias != "none" for b in rows):
+        body = "".join(f"<tr><td class=l>{_e(b.doctor_bias)}</td><td class=l>{_e(b.patient_bias)}</td><td>{b.n}</td>"
+                       f"<td>{100 * b.accuracy:.1f}% [{100 * b.lo:.1f}, {100 * b.hi:.1f}]</td>"
+                       f"<td>{'' if b.delta is None else f'{100 * b.delta:+.1f}'}</td></tr>" for b in rows)
+        out.append("<h3>Accuracy by bias</h3><table><tr><th class=l>doctor bias</th><th class=l>patient bias</th>"
+                   f"<th>episodes</th><th>accuracy [95% CI]</th><th>vs no bias</th></tr>{body}</table>")
+    v = verifier_stats(r.records)
+    if v.replies:
+        out.append(f"<h3>Patient verifier</h3><p>{v.replies} patient replies checked, {v.corrected} corrected, "
+                   f"{v.unresolved} unresolved, {v.regenerations} regenerations ({v.calls} extra calls).</p>")
+    return "".join(out)
 
 
 def _unique_labels(runs: list[RunData]) -> None:
@@ -238,6 +289,8 @@ def _run_details(i: int, r: RunData) -> str:
                + "</tr><tr>" + "".join(f"<td>{_pct(e)}</td>" for e in s.top_k.values()) + "</tr></table>")
     out.append(_group_table(s.by_specialty, "specialty"))
     out.append(_group_table(s.by_dataset, "dataset"))
+    out.append(_bias_and_verifier_html(r))
+    out.append(_learning_html(r))
     if s.usage_by_role:
         rows = "".join(f"<tr><td class=l>{_e(role)}</td><td>{u['calls']:.1f}</td><td>{u['prompt_tokens']:,.0f}</td>"
                        f"<td>{u['completion_tokens']:,.0f}</td><td>${u['cost_usd']:.4f}</td>"
