@@ -48,7 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-turns", type=int, default=None, help="doctor actions per episode (default 20)")
     p.add_argument("--budget", type=float, default=None, dest="budget_usd",
                    help="clinical budget per case in USD: tests beyond it are refused")
-    p.add_argument("--doctor-strategy", default=None, help="doctor strategy (default plain)")
+    p.add_argument("--doctor-strategy", default=None, help="doctor strategy (default plain): plain | cot | "
+                                                           "retrieval | experience | panel | ensemble, joined by '+'")
+    p.add_argument("--strategy-option", "-O", action="append", default=[], metavar="KEY=VALUE",
+                   help="strategy option, e.g. -O ensemble_size=5 -O panel_rounds=2 -O patient_verifier=2")
+    p.add_argument("--doctor-bias", default=None, help="doctor bias, e.g. confirmation, recency, implicit_race")
+    p.add_argument("--patient-bias", default=None, help="patient bias, e.g. self_diagnosis, implicit_gender")
     p.add_argument("--memory", action="store_true", default=None, help="enable the retrieval memory tool")
     p.add_argument("--prices", default=None, metavar="FILE", help="test catalogue JSON overriding the shipped "
                                                                   "price table")
@@ -120,7 +125,11 @@ def _cli_layer(args: argparse.Namespace) -> dict[str, Any]:
     layer: dict[str, Any] = {k: getattr(args, k) for k in (
         "scenarios", "out", "name", "backend", "base_url", "trials", "seed", "max_turns", "budget_usd",
         "doctor_strategy", "memory", "prices", "concurrency", "llm_concurrency", "timeout_s", "call_retries",
-        "episode_retries", "max_errors", "cache")}
+        "episode_retries", "max_errors", "cache", "doctor_bias", "patient_bias")}
+    if args.strategy_option:
+        from agentsim.cli.learn import parse_option_pairs
+
+        layer["strategy_options"] = parse_option_pairs(args.strategy_option)
     for role in ("doctor", "patient", "judge"):
         model = getattr(args, role)
         if model:
@@ -267,7 +276,8 @@ def _handle_learn(args: argparse.Namespace) -> int:
         judge_model=args.judge, train=args.train, test=args.test or args.scenarios or "test",
         checkpoints=args.checkpoints, store=args.store, memory_dir=args.memory_dir, chroma_url=args.chroma_url,
         max_test_cases=args.max_test_cases, split_fraction=args.split_fraction,
-        doctor_strategy=args.doctor_strategy or "experience", strategy_option=[], doctor_bias="", patient_bias="",
+        doctor_strategy=args.doctor_strategy or "experience", strategy_option=args.strategy_option,
+        doctor_bias=args.doctor_bias or "", patient_bias=args.patient_bias or "",
         max_turns=args.max_turns or 20, seed=args.seed or 0, concurrency=args.concurrency or 1,
         out=args.out or "runs/learn", quiet=args.no_progress)
     return learn.handle(ns)
