@@ -149,3 +149,26 @@ def test_auth_parsing(tmp_path):
     assert parse_auth() is None
     with pytest.raises(ConfigError, match="user:password"):
         parse_auth("nopassword")
+
+
+def test_a_memory_image_outside_the_allowed_folders_is_served_from_a_copy(app_url, tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from PIL import Image
+
+    url, ctx = app_url
+    outside = tmp_path / "archive" / "scan.png"
+    outside.parent.mkdir()
+    Image.new("L", (8, 8), 40).save(outside)
+
+    def status(path: str) -> int:
+        try:
+            with urllib.request.urlopen(f"{url}gradio_api/file={path}", timeout=10) as r:
+                return r.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    # The original is refused (Gradio serves allowed folders only); the app's copy is served.
+    assert status(str(outside)) >= 400
+    assert status(ctx.served(outside)) == 200

@@ -22,6 +22,7 @@ from agentsim.results import EpisodeResult
 from agentsim.scenario import LoadedScenario, default_scenarios_dir, load_scenarios
 from agentsim.tools import RetrievalQuery, RetrievalTool
 from agentsim.ui.render import message_to_chat, transcript_to_chat, verdict_markdown
+from agentsim.ui.served import ServedFiles
 
 # Events a person triggers but that are not part of the documented client API.
 _HIDDEN: dict[str, Any] = {"api_visibility": "undocumented"}
@@ -47,6 +48,8 @@ class AppContext:
     def __post_init__(self) -> None:
         if not self.cases:
             self.cases = {ls.scenario.id: ls for ls in load_scenarios(self.scenarios_dir)}
+        #: Images outside the allowed folders (memory hits) are shown from copies in the upload folder.
+        self.served = ServedFiles([Path(p) for p in allowed_paths(self)], self.upload_dir / "served")
 
     def case(self, case_id: str | None) -> LoadedScenario:
         if not case_id or case_id not in self.cases:
@@ -119,12 +122,12 @@ def _new_live(ctx: AppContext, sess: Session | None, human: str | None, case_id:
     return LiveEpisode(loaded, settings, human=human, retrieval=ctx.retrieval)
 
 
-def _drain(session: Session, until_turn: bool = True) -> None:
+def _drain(ctx: AppContext, session: Session, until_turn: bool = True) -> None:
     """Pull events of the running episode into the session's chat."""
     assert session.live is not None
     for ev in session.live.next_events(until_turn=until_turn):
         if ev.kind == "message" and ev.message is not None:
-            session.chat.extend(message_to_chat(ev.message))
+            session.chat.extend(message_to_chat(ev.message, ctx.served))
 
 
 def _status(session: Session) -> str:
@@ -197,7 +200,7 @@ def build_app(ctx: AppContext | None = None):
                 yield [], "Running…", sess
                 for ev in sess.live.next_events(until_turn=False):
                     if ev.kind == "message" and ev.message is not None:
-                        sess.chat.extend(message_to_chat(ev.message))
+                        sess.chat.extend(message_to_chat(ev.message, ctx.served))
                         yield sess.chat, "Running…", sess
                 yield sess.chat, _status(sess), sess
 
@@ -245,7 +248,7 @@ def build_app(ctx: AppContext | None = None):
                         + (f"**Images on file:** {', '.join(f'{i.id} ({i.modality})' for i in v.images)}  \n"
                            if v.images else "") + f"<small>{DOCTOR_HELP}</small>")
                 sess = Session(live=live.start())
-                _drain(sess)
+                _drain(ctx, sess)
                 return sess.chat, info, _status(sess), sess
 
             def _doctor_step(sess: Session | None, call: ToolCall):
@@ -254,7 +257,7 @@ def build_app(ctx: AppContext | None = None):
                 if sess.live.waiting_for_human is None:
                     raise _gr_error(AgentsimError("please wait: the episode is not waiting for you"))
                 sess.live.act_as_doctor(call)
-                _drain(sess)
+                _drain(ctx, sess)
                 return sess.chat, _status(sess), sess
 
             def ask(q, sess):
@@ -292,8 +295,8 @@ def build_app(ctx: AppContext | None = None):
                 exclude = sess.live.loaded.scenario.id if sess and sess.live else ""
                 result = asyncio.run(ctx.retrieval.search(RetrievalQuery(image_path=str(path),
                                                                          exclude_case_id=exclude, k=8)))
-                gallery = [(h.path, f"{h.label or h.caption} ({h.score:.2f})") for h in result.images
-                           if h.path and Path(h.path).is_file()]
+                gallery = [(served, f"{h.label or h.caption} ({h.score:.2f})") for h in result.images
+                           if h.path and (served := ctx.served(h.path))]
                 return gallery, result.render()
 
             def save(sess):
@@ -343,7 +346,7 @@ def build_app(ctx: AppContext | None = None):
                         + render_facts(live.views.patient).replace("\n", "  \n")
                         + f"  \n\n**You came in saying:** {live.views.patient.opening_line}")
                 sess = Session(live=live.start())
-                _drain(sess)
+                _drain(ctx, sess)
                 return sess.chat, card, _status(sess), sess
 
             def answer(text, sess):
@@ -352,7 +355,7 @@ def build_app(ctx: AppContext | None = None):
                 if sess.live.waiting_for_human is None:
                     raise _gr_error(AgentsimError("please wait: the doctor has not asked anything yet"))
                 sess.live.answer_as_patient(text or "I'm not sure.")
-                _drain(sess)
+                _drain(ctx, sess)
                 return sess.chat, _status(sess), sess, ""
 
             p_start.click(start_patient, [p_case, *p_models, session], [p_chat, p_card, p_status, session],
@@ -403,7 +406,7 @@ def build_app(ctx: AppContext | None = None):
                 if sess is None or index is None or not sess.replay:
                     return [], ""
                 r = sess.replay[int(index)]
-                return transcript_to_chat(r.transcript.messages), verdict_markdown(r)
+                return transcript_to_chat(r.transcript.messages, ctx.served), verdict_markdown(r)
 
             def step(index, failures_only, delta, sess):
                 if sess is None or not sess.replay:

@@ -9,11 +9,20 @@ retrieval results and private reasoning are collapsible metadata blocks.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agentsim.participants import Message
 from agentsim.results import EpisodeResult
+
+#: Maps an image path to one the UI can serve (None: not showable); identity-on-files by default.
+Serve = Callable[[str], "str | None"]
+
+
+def _as_is(path: str) -> str | None:
+    return path if Path(path).is_file() else None
+
 
 SPEAKER = {"doctor": "Doctor", "patient": "Patient", "measurement": "Measurement", "tool": "Memory",
            "system": "System"}
@@ -40,8 +49,11 @@ def _action_text(msg: Message) -> tuple[str, str]:
     return f"⚠ {call.name}", json.dumps(a)[:500]
 
 
-def message_to_chat(msg: Message) -> list[dict[str, Any]]:
-    """One transcript message -> one or more chat messages for ``gr.Chatbot``."""
+def message_to_chat(msg: Message, serve: Serve = _as_is) -> list[dict[str, Any]]:
+    """One transcript message -> one or more chat messages for ``gr.Chatbot``.
+
+    ``serve`` turns an image path into one the UI can serve (see :class:`agentsim.ui.served.ServedFiles`).
+    """
     out: list[dict[str, Any]] = []
     speaker = SPEAKER.get(msg.role, msg.role)
     if msg.role == "doctor":
@@ -61,9 +73,10 @@ def message_to_chat(msg: Message) -> list[dict[str, Any]]:
         out.append({"role": "assistant", "content": msg.content,
                     "metadata": {"title": "Memory search results", "status": "done"}})
         for hit in (msg.metadata.get("result") or {}).get("images", [])[:4]:
-            if hit.get("path") and Path(hit["path"]).is_file():
+            path = serve(hit["path"]) if hit.get("path") else None
+            if path:
                 label = hit.get("label") or hit.get("caption") or "similar image"
-                out.append({"role": "assistant", "content": {"path": hit["path"],
+                out.append({"role": "assistant", "content": {"path": path,
                                                              "alt_text": f"{label} ({hit.get('score', 0):.2f})"}})
         return out
     if msg.role == "system" or msg.metadata.get("error"):
@@ -71,16 +84,17 @@ def message_to_chat(msg: Message) -> list[dict[str, Any]]:
         return out
     out.append({"role": "assistant", "content": f"**{speaker}:** {msg.content}"})
     for path in msg.images:
-        if Path(path).is_file():
-            out.append({"role": "assistant", "content": {"path": path, "alt_text": Path(path).name}})
+        served = serve(path)
+        if served:
+            out.append({"role": "assistant", "content": {"path": served, "alt_text": Path(path).name}})
     return out
 
 
-def transcript_to_chat(messages: list[Message]) -> list[dict[str, Any]]:
+def transcript_to_chat(messages: list[Message], serve: Serve = _as_is) -> list[dict[str, Any]]:
     """A whole transcript as chat messages."""
     out: list[dict[str, Any]] = []
     for m in messages:
-        out.extend(message_to_chat(m))
+        out.extend(message_to_chat(m, serve))
     return out
 
 
