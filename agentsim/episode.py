@@ -211,6 +211,8 @@ async def run_episode(
     verdict: Verdict | None = None
     if diagnosis is not None and scorer is not None:
         verdict = await scorer.grade(views.answer, diagnosis.diagnosis, diagnosis.differential)
+        if verdict.usage.calls:
+            tally.add_usage("judge", verdict.usage)
     tally.cost.tokens_usd = sum(u.cost_usd for u in tally.usage.values())
     return EpisodeResult(
         case_id=views.case_id,
@@ -317,7 +319,11 @@ async def _act(
         tally.tests.append(args.test)
         tally.cost.tests_usd += price
         tally.cost.priced_tests.extend(priced)
-        reply = await _call(measurement, Message(role="doctor", content=args.test, turn=turn),
+        # The measurement view names tests in redacted words ("IgM antibodies to the suspected
+        # condition zoster virus"); a request naming the answer ("varicella zoster IgM") is put in
+        # the same words so it still finds the case's result instead of a catalogue normal.
+        request = redact(args.test, views.answer.hidden_terms) if views.answer.hidden_terms else args.test
+        reply = await _call(measurement, Message(role="doctor", content=request, turn=turn),
                             "measurement", "internal")
         tally.add_usage("measurement", reply.usage)
         images = list(reply.metadata.get("images", []))

@@ -71,6 +71,8 @@ class AnswerKey(BaseModel):
     diagnosis: str
     synonyms: list[str] = Field(default_factory=list)
     terms: list[str] = Field(default_factory=list, description="all strings that name the answer")
+    hidden_terms: list[str] = Field(default_factory=list,
+                                    description="the terms redacted from the participant views (leak_terms)")
     differentials: list[str] = Field(default_factory=list)
 
 
@@ -146,6 +148,7 @@ def build_views(loaded: LoadedScenario) -> CaseViews:
             diagnosis=s.diagnosis.name,
             synonyms=list(s.diagnosis.synonyms),
             terms=terms,
+            hidden_terms=hidden,
             differentials=list(s.differentials),
         ),
     )

@@ -117,3 +117,18 @@ def test_combined_order_is_priced_per_test(appendicitis):
     assert r.cost.tests_usd == cat.price("CBC") + cat.price("CRP") + cat.price("urinalysis")
     result = [m for m in r.transcript.messages if m.role == "measurement"][0].content
     assert "WBC 14.8" in result and "CRP 58" in result and "nitrites" in result
+
+
+def test_a_test_named_after_the_answer_still_finds_the_case_result(appendicitis):
+    from agentsim.scenario import TestResult
+
+    s = appendicitis.scenario
+    named = TestResult(name="Appendicitis inflammatory response score", result="Score 9 of 12 (high)")
+    loaded = appendicitis.model_copy(
+        update={"scenario": s.model_copy(update={"tests": [*s.tests, named]})})
+    r = _run(loaded, ScriptedDoctor([("order_test", {"test": "appendicitis score"}),
+                                     ("diagnose", {"diagnosis": "x"})]))
+    result = [m for m in r.transcript.messages if m.role == "measurement"][0]
+    # The case's own result, not the catalogue's normal fallback, and the answer is still not named.
+    assert "Score 9 of 12" in result.content
+    assert "appendic" not in result.content.lower()
