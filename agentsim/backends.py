@@ -113,5 +113,5 @@ def make_scorer(settings: Settings) -> Any:
     if settings.judge is not None:
         from agentsim.llm import make_chat_model
 
-        return JudgeScorer(make_chat_model(settings.judge), label=settings.judge.label)
+        return JudgeScorer(make_chat_model(settings.judge), label=settings.judge.label, config=settings.judge)
     return OfflineScorer()

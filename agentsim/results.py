@@ -32,6 +32,7 @@ class Verdict(BaseModel):
     matched: str = ""
     reasoning: str = ""
     top_k_correct: dict[int, bool] = Field(default_factory=dict)
+    usage: Usage = Field(default_factory=Usage, description="model calls spent on grading (judge)")
 
 
 class CostBreakdown(BaseModel):

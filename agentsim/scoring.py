@@ -14,10 +14,12 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from agentsim.participants import Usage
 from agentsim.results import Verdict
 from agentsim.views import AnswerKey
 
 if TYPE_CHECKING:
+    from agentsim.llm import LLMConfig
     from agentsim.textembed import TextEmbedder
 
 #: Cosine similarity (all-MiniLM-L6-v2) above which two diagnosis strings count as the same.
@@ -136,19 +138,29 @@ class JudgeScorer:
     ``chat`` is a langchain chat model (see :func:`agentsim.llm.make_chat_model`).
     """
 
-    def __init__(self, chat: Any, fallback: OfflineScorer | None = None, label: str = "judge"):
+    def __init__(self, chat: Any, fallback: OfflineScorer | None = None, label: str = "judge",
+                 config: LLMConfig | None = None):
         self.chat = chat
         self.fallback = fallback or OfflineScorer()
         self.label = label
+        #: Prices for the judge's token cost; without it tokens are counted at $0.
+        self.config = config
 
-    async def judge(self, reference: str, diagnosis: str) -> tuple[int, str]:
-        """Ask the judge model; returns (score, reasoning). Raises ValueError on unusable output."""
+    async def judge(self, reference: str, diagnosis: str, usage: Usage | None = None) -> tuple[int, str]:
+        """Ask the judge model; returns (score, reasoning). Raises ValueError on unusable output.
+
+        The call's tokens are added to ``usage`` when given, also when the reply is unusable.
+        """
         from langchain_core.messages import HumanMessage, SystemMessage
+
+        from agentsim.llm import usage_of
 
         msg = await self.chat.ainvoke([
             SystemMessage(content=JUDGE_RUBRIC),
             HumanMessage(content=f"Reference diagnosis: {reference}\nDoctor's diagnosis: {diagnosis}"),
         ])
+        if usage is not None:
+            usage.add(usage_of(msg, self.config))
         text = str(msg.content)
         m = re.search(r"\{.*\}", text, re.S)
         if not m:
@@ -164,13 +176,15 @@ class JudgeScorer:
         offline = self.fallback.grade_sync(answer, diagnosis, differential)
         if not diagnosis:
             return offline
+        spent = Usage()
         try:
-            score, reasoning = await self.judge(answer.diagnosis, diagnosis)
+            score, reasoning = await self.judge(answer.diagnosis, diagnosis, spent)
         except Exception as exc:  # noqa: BLE001 - a failing judge must not lose the episode's grade
-            return offline.model_copy(update={"reasoning": f"judge failed ({exc}); offline: {offline.reasoning}"})
+            return offline.model_copy(update={"reasoning": f"judge failed ({exc}); offline: {offline.reasoning}",
+                                              "usage": spent})
         top_k = dict(offline.top_k_correct)
         top_k[1] = score >= 4
         for k in TOP_KS[1:]:
             top_k[k] = top_k[k] or score >= 4
         return Verdict(correct=score >= 4, score=float(score), method="judge", reasoning=reasoning,
-                       matched=answer.diagnosis if score >= 4 else "", top_k_correct=top_k)
+                       matched=answer.diagnosis if score >= 4 else "", top_k_correct=top_k, usage=spent)

@@ -73,3 +73,27 @@ def test_judge_garbage_falls_back_to_offline():
     v = asyncio.run(JudgeScorer(_FakeChat("I think it's fine")).grade(key("Pulmonary embolism"),
                                                                        "pulmonary embolism", []))
     assert v.correct and v.method != "judge" and "judge failed" in v.reasoning
+
+
+def test_judge_tokens_and_cost_are_counted_in_the_episode(appendicitis):
+    from langchain_core.messages import AIMessage
+
+    from agentsim.agents.measurement import MeasurementAgent
+    from agentsim.agents.scripted import ScriptedDoctor, ScriptedPatient
+    from agentsim.episode import EpisodeConfig, run_episode
+    from agentsim.llm import LLMConfig
+
+    class _MeteredChat:
+        async def ainvoke(self, messages):
+            return AIMessage(content='{"score": 5, "reasoning": "same"}',
+                             usage_metadata={"input_tokens": 1000, "output_tokens": 200, "total_tokens": 1200})
+
+    cfg = LLMConfig(model="judge-model", price_input_per_mtok=1.0, price_output_per_mtok=5.0)
+    judge = JudgeScorer(_MeteredChat(), config=cfg)
+    r = asyncio.run(run_episode(appendicitis, ScriptedDoctor([("diagnose", {"diagnosis": "appendicitis"})]),
+                                ScriptedPatient(["Yes."]), MeasurementAgent(), EpisodeConfig(max_turns=3),
+                                scorer=judge))
+    assert r.verdict.method == "judge" and r.correct
+    used = r.usage["judge"]
+    assert (used.calls, used.prompt_tokens, used.completion_tokens) == (1, 1000, 200)
+    assert r.cost.tokens_usd == pytest.approx((1000 * 1.0 + 200 * 5.0) / 1e6)

@@ -35,6 +35,7 @@ from agentsim.bench.runner import (
 )
 from agentsim.errors import ConfigError
 from agentsim.llm import LLMConfig
+from agentsim.participants import Usage
 from agentsim.results import EpisodeResult
 from agentsim.views import AnswerKey
 
@@ -81,7 +82,7 @@ async def _rescore(records: list[EpisodeResult], keys: dict[str, AnswerKey], jud
     if judge is not None:
         from agentsim.llm import make_chat_model
 
-        judge_scorer = JudgeScorer(make_chat_model(judge), fallback=offline, label=judge.label)
+        judge_scorer = JudgeScorer(make_chat_model(judge), fallback=offline, label=judge.label, config=judge)
     sem = asyncio.Semaphore(concurrency)
     graded = failures = 0
     todo = [r for r in records if r.diagnosis]
@@ -95,6 +96,10 @@ async def _rescore(records: list[EpisodeResult], keys: dict[str, AnswerKey], jud
             verdict = grades["offline"]
             if judge_scorer is not None:
                 jv = await judge_scorer.grade(key, r.diagnosis, r.differential)
+                # Re-grading is money spent on this episode too: it adds to the record's judge usage.
+                if jv.usage.calls:
+                    r.usage.setdefault("judge", Usage()).add(jv.usage)
+                    r.cost.tokens_usd = sum(u.cost_usd for u in r.usage.values())
                 if jv.method == "judge":
                     grades["judge"] = jv
                     verdict = jv
