@@ -34,6 +34,18 @@ class CatalogEntry(BaseModel):
     price_usd: float = Field(ge=0)
     normal_result: str
     body_systems: list[str] = Field(default_factory=list)
+    sex: Literal["any", "female", "male"] = Field(
+        default="any", description="the anatomy the test needs (a pelvic examination needs a female patient)")
+    normal_by_sex: dict[Literal["female", "male"], str] = Field(
+        default_factory=dict, description="normal result for that sex where it differs (PSA for men only)")
+
+    def normal_for(self, sex: str) -> str:
+        """The normal result for a patient of ``sex`` ("female", "male" or unknown)."""
+        return self.normal_by_sex.get(sex, self.normal_result)  # type: ignore[call-overload]
+
+    def applies_to(self, sex: str) -> bool:
+        """False when the test needs the other sex's anatomy; unknown sex never excludes."""
+        return self.sex == "any" or sex not in ("female", "male") or sex == self.sex
 
 
 class CatalogFile(BaseModel):

@@ -132,3 +132,14 @@ def test_a_test_named_after_the_answer_still_finds_the_case_result(appendicitis)
     # The case's own result, not the catalogue's normal fallback, and the answer is still not named.
     assert "Score 9 of 12" in result.content
     assert "appendic" not in result.content.lower()
+
+
+def test_normal_results_follow_the_patients_sex(appendicitis):
+    sex = appendicitis.scenario.patient.sex
+    other = {"male": "scrotal ultrasound", "female": "pelvic ultrasound"}[
+        "female" if sex == "male" else "male"]
+    r = _run(appendicitis, ScriptedDoctor([("order_test", {"test": other}), ("order_test", {"test": "tumour markers"}),
+                                           ("diagnose", {"diagnosis": "x"})]))
+    wrong_anatomy, markers = [m.content for m in r.transcript.messages if m.role == "measurement"]
+    assert "not applicable" in wrong_anatomy and sex in wrong_anatomy
+    assert ("PSA" in markers) == (sex == "male") and ("CA-125" in markers) == (sex == "female")

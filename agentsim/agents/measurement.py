@@ -87,7 +87,12 @@ class MeasurementAgent:
                     images.extend(self.view.images[i] for i in it.images if i in self.view.images)
             else:
                 entry = self.catalog.lookup(part)
-                normal = entry.normal_result if entry else GENERIC_NORMAL
+                sex = self.view.sex
+                if entry is not None and not entry.applies_to(sex):
+                    # A pelvic ultrasound of a man has no result to make up, normal or not.
+                    lines.append(f"{entry.name}: not applicable, the patient is {sex}.")
+                    continue
+                normal = entry.normal_for(sex) if entry else GENERIC_NORMAL
                 lines.append(f"{entry.name if entry else part.strip().rstrip('.').capitalize()}: {normal}")
         for im in images:
             lines.append(f"[image {im.id}: {im.modality}{' ' + im.body_part if im.body_part else ''}]")
