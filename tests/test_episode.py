@@ -143,3 +143,17 @@ def test_normal_results_follow_the_patients_sex(appendicitis):
     wrong_anatomy, markers = [m.content for m in r.transcript.messages if m.role == "measurement"]
     assert "not applicable" in wrong_anatomy and sex in wrong_anatomy
     assert ("PSA" in markers) == (sex == "male") and ("CA-125" in markers) == (sex == "female")
+
+
+def test_a_site_specific_biopsy_request_gets_the_cases_unsited_biopsy(appendicitis):
+    from agentsim.scenario import TestResult
+
+    s = appendicitis.scenario
+    report = TestResult(name="Biopsy report", result="Histopathology: horn cysts and acanthosis.")
+    loaded = appendicitis.model_copy(update={"scenario": s.model_copy(update={"tests": [*s.tests, report]})})
+    r = _run(loaded, ScriptedDoctor([("order_test", {"test": "skin biopsy"}), ("order_test", {"test": "pap smear"}),
+                                     ("diagnose", {"diagnosis": "x"})]))
+    biopsy, pap = [m.content for m in r.transcript.messages if m.role == "measurement"]
+    assert "horn cysts" in biopsy
+    # A pathology test of another kind is not the biopsy.
+    assert "horn cysts" not in pap

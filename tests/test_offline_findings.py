@@ -85,6 +85,22 @@ def test_lab_values_become_words() -> None:
     assert states_value("glucose 5.2 mmol/l") and not states_value("cough for 3 weeks")
 
 
+def test_a_closing_negative_negates_the_list_before_it() -> None:
+    got = {c.text: c.negated for c in split_clauses(
+        "Urinalysis: protein, glucose, ketones and nitrite negative; rash present, edema absent", runs=False)}
+    assert got["protein"] and got["glucose"] and got["ketones"] and got["nitrite"]
+    assert got["edema"] and not got["rash"]
+
+
+def test_spirometry_values_become_words() -> None:
+    # "0.41" and "41%" are the same ratio; a ratio under 0.7 is airflow obstruction.
+    assert [v.text for v in read_values("FEV1/FVC 0.41")] == ["obstructive pattern airflow obstruction"]
+    assert [v.text for v in read_values("FEV1/FVC ratio of 65%")] == ["obstructive pattern airflow obstruction"]
+    assert read_values("FEV1/FVC 0.82") == []
+    assert [v.text for v in read_values("DLCO: 60% of predicted value")] == ["reduced diffusing capacity"]
+    assert [v.text for v in read_values("hemoglobin 7.9 g/dL")] == ["anemia"]
+
+
 def test_demographic_findings_are_recognised() -> None:
     assert is_demographic("older man") and is_demographic("onset before age 40")
     assert not is_demographic("works in health care") and not is_demographic("chest pain")
@@ -127,3 +143,10 @@ def test_findings_stated_as_absence_are_inverted(matcher: FindingMatcher) -> Non
     assert matcher.inverted.tolist() == [False, False, False, False, True, False]
     # "no fever" is matched through its positive wording; the reasoner flips the polarity
     assert matcher.match(["fever"])[0, 4] == pytest.approx(1.0)
+
+
+def test_ancestry_is_read_from_demographics_not_asked_as_a_symptom():
+    from agentsim.offline.findings import is_ancestry
+
+    assert is_ancestry("African American man") and is_ancestry("Ashkenazi Jewish descent")
+    assert not is_ancestry("black skin lesion") and not is_ancestry("white patches on the tongue")

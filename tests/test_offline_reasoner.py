@@ -120,3 +120,18 @@ def test_labels_map_to_diseases(index: KBIndex) -> None:
     assert index.diseases[index.disease_for_label("Kidney stone")].id == "ureteric_colic"
     assert index.diseases[index.disease_for_label("acute appendicitis (perforated)")].id == "appendicitis"
     assert index.disease_for_label("Psoriasis") is None
+
+
+def test_a_normal_state_result_is_a_normal_result(tmp_path, index: KBIndex) -> None:
+    # "clear lungs" is what most patients show: it must be read as a normal result (supported by
+    # a normal report), not as a rare finding whose every mention is strong evidence.
+    import json
+
+    disease = {"id": "cold", "name": "Cold", "specialty": "infectious_disease", "prevalence": "common",
+               "findings": [{"text": t, "kind": "symptom", "frequency": 0.8} for t in ("runny nose", "sneezing",
+                                                                                       "sore throat")],
+               "tests": [{"test": "chest X-ray", "result": "clear lungs", "sensitivity": 0.9, "specificity": 0.2}]}
+    (tmp_path / "k.json").write_text(json.dumps({"source": "general textbook knowledge", "specialty_group": "id",
+                                                 "diseases": [disease]}), encoding="utf-8")
+    small = KBIndex(load_kb(tmp_path), index.embedder, default_catalog())
+    assert [t.negative for t in small.tests] == [True]

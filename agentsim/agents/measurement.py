@@ -22,6 +22,8 @@ GENERIC_EXAM = {"physical", "physical exam", "physical examination", "examinatio
                 "general examination", "physical findings", "general physical examination"}
 _EXAM_WORDS = {"exam": "examination", "examine": "examination", "examinations": "examination"}
 GENERIC_NORMAL = "No abnormality detected."
+#: Catalogue entry of a biopsy whose site the case does not name ("Biopsy report").
+GENERIC_BIOPSY = "tissue_biopsy"
 
 
 @dataclass
@@ -36,6 +38,11 @@ class _Item:
     @property
     def group(self) -> str:
         return self.name.split(":")[0].strip()
+
+
+def _is_biopsy(name: str) -> bool:
+    # Tissue biopsies only: cytology and immunofluorescence are other tests of the same category.
+    return "biopsy" in name.lower()
 
 
 def _norm(text: str) -> str:
@@ -124,11 +131,26 @@ class MeasurementAgent:
             if scored:
                 top = max(s for s, _ in scored)
                 hits = [it for s, it in scored if s == top]
+        if not hits and entry is not None:
+            hits = self._biopsy_match(entry.id)
         if not hits and self.use_embeddings and self._items:
             hits = self._embed_match(request, entry.id if entry else None)
         # A request for a whole system ("abdominal examination") returns all its sub-findings.
         groups = {it.group for it in hits}
         return [it for it in self._items if it in hits or (it.is_exam and it.group in groups)]
+
+    def _biopsy_match(self, entry_id: str) -> list[_Item]:
+        """A site-specific biopsy request ("skin biopsy") gets the case's biopsy of unnamed site
+        ("Biopsy report"), and a biopsy of unnamed site gets the case's only biopsy: either way the
+        case has one tissue result and the request can only mean it."""
+        requested = self.catalog.get(entry_id)
+        if requested is None or not _is_biopsy(requested.name):
+            return []
+        if entry_id != GENERIC_BIOPSY:
+            return [it for it in self._items if it.entry_id == GENERIC_BIOPSY and not it.is_exam]
+        biopsies = [it for it in self._items if not it.is_exam and it.entry_id is not None
+                    and (e := self.catalog.get(it.entry_id)) is not None and _is_biopsy(e.name)]
+        return biopsies if len(biopsies) == 1 else []
 
     def _embed_match(self, request: str, entry_id: str | None) -> list[_Item]:
         from agentsim.textembed import load_text_embedder

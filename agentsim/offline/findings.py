@@ -5,7 +5,7 @@ wheezing" into clauses with a polarity (``fever``, ``chest pain``, ``cough`` neg
 present). Negation follows the NegEx idea: a cue ("no", "denies", "without", "negative for", ...)
 opens a scope that runs over the following list items until a scope-ending word ("but",
 "reports", ...) or the end of the sentence; post-cues ("absent", ": negative") negate the item
-before them.
+before them, and a closing one the short list it ends ("protein, glucose and nitrite negative").
 
 :class:`FindingMatcher` scores every clause against every knowledge-base finding phrase (finding
 text plus aliases) by two signals and keeps the stronger:
@@ -106,6 +106,10 @@ _LIST_SEPS = {",", "and", "or", "nor", "as well as", "along with", "plus", "(", 
 
 
 _AMBI_CUES_SET = {"absent", "negative", "none", "nil"}
+#: A list item stated with its own value ("rash present") keeps it.
+_AFFIRMED = re.compile(r"\b(present|positive|detected|seen|noted|elevated|high|low|reactive|abnormal)\W*$")
+#: Separators across which a post-cue reaches back over a list.
+_POST_LIST_SEPS = {",", "and", "or", "nor"}
 
 
 def _cue_regex(cues: Iterable[str], at_end: bool = False) -> re.Pattern[str]:
@@ -173,6 +177,25 @@ def is_demographic(text: str) -> bool:
     words = [w for w in _WORD.findall(text.lower()) if w not in {"a", "an", "the", "of", "in", "or", "and", "to"}]
     words = [w for w in words if not w.isdigit()]
     return bool(words) and all(w in DEMOGRAPHIC_WORDS for w in words)
+
+
+#: Words of ancestry descriptions ("African American man", "Ashkenazi Jewish descent").
+ANCESTRY_WORDS = frozenset(
+    """african american black white caucasian asian east eastern south southern north northern west western
+    hispanic latino latina latinx jewish ashkenazi mediterranean european middle native indigenous indian
+    chinese japanese korean arab arabic greek italian irish scandinavian descent ancestry heritage ethnicity
+    ethnic origin background race""".split())
+
+
+def is_ancestry(text: str) -> bool:
+    """True for findings that describe ancestry, perhaps with age or sex ("African American man").
+
+    They are read from the demographics, never asked as a symptom ("Have you had African American man?").
+    """
+    words = [w for w in _WORD.findall(text.lower()) if w not in {"a", "an", "the", "of", "in", "or", "and", "to"}]
+    words = [w for w in words if not w.isdigit()]
+    return (any(w in ANCESTRY_WORDS for w in words)
+            and all(w in ANCESTRY_WORDS or w in DEMOGRAPHIC_WORDS for w in words))
 
 
 def is_location_only(text: str) -> bool:
@@ -295,17 +318,40 @@ def _part_fragments(part: str) -> list[_Frag]:
             neg = True
         elif sep not in _LIST_SEPS or (neg and sep == "," and not _list_item_like(seg)):
             neg = False
-        frags, neg = _scan(seg, neg)
+        frags, neg, post = _scan(seg, neg)
         for k, (t, n) in enumerate(frags):
             out.append(_Frag(t, n, sep if k == 0 else " "))
+        if post and len(frags) == 1:
+            _negate_list_before(out)
     return out
 
 
-def _scan(seg: str, neg: bool) -> tuple[list[tuple[str, bool]], bool]:
-    """Walk negation and scope-end cues left to right inside one fragment."""
+def _negate_list_before(out: list[_Frag]) -> None:
+    """A post-cue negates the whole list before it: "protein, glucose and nitrite negative".
+
+    Only short items joined by list separators are taken ("rash, and Nikolsky sign negative" keeps
+    a longer clause such as "extensive rash on both arms" positive).
+    """
+    k = len(out) - 1
+    while k > 0 and out[k].sep in _POST_LIST_SEPS and not out[k - 1].neg and len(out[k - 1].text.split()) <= 3 \
+            and not re.search(r"\d", out[k - 1].text) and not _AFFIRMED.search(out[k - 1].text):
+        out[k - 1].neg = True
+        k -= 1
+
+
+def _scan(seg: str, neg: bool) -> tuple[list[tuple[str, bool]], bool, bool]:
+    """Walk negation and scope-end cues left to right inside one fragment.
+
+    Returns the pieces with their polarity, the polarity carried on, and whether the fragment
+    ended in a post-cue ("... negative").
+    """
     events = [(m.start(), m.end(), "pre", m.group(0)) for m in _PRE.finditer(seg)]
     events += [(m.start(), m.end(), "end", m.group(0)) for m in _ENDS.finditer(seg)]
     events += [(m.start(), m.end(), "post", m.group(0)) for m in _POST_ANY.finditer(seg)]
+    # an ambiguous cue closing the fragment ("nitrite negative", "edema absent") negates what precedes it
+    end = _POST.search(seg)
+    if end is not None and _has_content(seg[: end.start()]):
+        events.append((end.start(), end.end(), "post", end.group(0)))
     events.sort(key=lambda e: (e[0], -e[1]))
     out: list[tuple[str, bool]] = []
     cursor = 0
@@ -332,9 +378,10 @@ def _scan(seg: str, neg: bool) -> tuple[list[tuple[str, bool]], bool]:
         cursor = end
         last_kind = kind
     rest = seg[cursor:]
+    ended_post = last_kind == "post" and not _has_content(rest)
     if _has_content(rest):
         out.append((rest, neg))
-    return out, neg
+    return out, neg, ended_post
 
 
 # --- tokens ---------------------------------------------------------------------------------------

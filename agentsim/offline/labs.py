@@ -152,6 +152,12 @@ _ANALYTES: tuple[_Analyte, ...] = (
              _range(None, 7, "", "eosinophilia", scale=lambda v, u: v / 100 if v > 100 else v), 20),
     _Analyte("hba1c", r"\b(?:hba1c|hemoglobin a1c|a1c|glycated hemoglobin)\b",
              _range(None, 6.4, "", "elevated hba1c hyperglycemia"), 20),
+    # Spirometry: a ratio below 0.7 is airflow obstruction; "41%" and "0.41" are the same ratio.
+    _Analyte("fev1/fvc", r"\b(?:fev1\s*/\s*fvc|fev1:fvc)(?: ratio)?",
+             _range(0.7, None, "obstructive pattern airflow obstruction", "",
+                    scale=lambda v, u: v / 100 if v > 1.5 else v), 20),
+    _Analyte("dlco", r"\b(?:dlco|diffusing capacity(?: for carbon monoxide)?)\b",
+             _range(75, None, "reduced diffusing capacity", "", scale=lambda v, u: v * 100 if v <= 1.5 else v), 25),
     _Analyte("bmi", r"\b(?:bmi|body mass index)\b", _range(18.5, 30, "underweight", "obesity"), 15),
     _Analyte("troponin", r"\b(?:hs-?troponin|high[- ]sensitivity troponin|troponin(?: [it])?|ctn[it])\b",
              _troponin, 25),

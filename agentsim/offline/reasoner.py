@@ -55,6 +55,7 @@ from agentsim.offline.findings import (
     FindingSpec,
     cache_dir,
     embed_phrases,
+    is_ancestry,
     is_demographic,
     matcher_signature,
     normalize_text,
@@ -73,7 +74,7 @@ ASKABLE_KINDS = frozenset({"symptom", "history", "risk_factor"})
 TEST_KIND = "test"
 _NORMAL_RESULT = re.compile(
     r"\b(normal|unremarkable|negative|no abnormalit\w*|no acute|within normal limits|not detected|no growth|"
-    r"non-?reactive)\b", re.IGNORECASE)
+    r"non-?reactive|clear lungs?|clear lung fields|lungs? (?:are )?clear)\b", re.IGNORECASE)
 
 
 class ReasonerConfig(BaseModel):
@@ -187,7 +188,8 @@ class KBIndex:
         floors = np.array([kind_floor.get(k, 0.0) for k in m.finding_kind], dtype=np.float32)
         floors[self.demographic] = 0.4
         self.base_floor = floors
-        self.askable &= ~self.demographic & ~m.inverted
+        ancestry = np.array([is_ancestry(t) for t in m.finding_text], dtype=bool)
+        self.askable &= ~self.demographic & ~m.inverted & ~ancestry
         self.names: dict[str, int] = {}
         for di, d in enumerate(self.diseases):
             for nm in [d.name, *d.synonyms, d.id.replace("_", " ")]:
