@@ -322,7 +322,7 @@ async def _act(
         # The measurement view names tests in redacted words ("IgM antibodies to the suspected
         # condition zoster virus"); a request naming the answer ("varicella zoster IgM") is put in
         # the same words so it still finds the case's result instead of a catalogue normal.
-        request = redact(args.test, views.answer.hidden_terms) if views.answer.hidden_terms else args.test
+        request = redact(args.test, views.answer.hidden_terms)
         reply = await _call(measurement, Message(role="doctor", content=request, turn=turn),
                             "measurement", "internal")
         tally.add_usage("measurement", reply.usage)

@@ -172,10 +172,15 @@ DEMOGRAPHIC_WORDS = frozenset(
     decades typically usually mostly often population individual individuals healthy otherwise well""".split())
 
 
+def _description_words(text: str) -> list[str]:
+    """The words of a short patient description, without articles, joining words and numbers."""
+    return [w for w in _WORD.findall(text.lower())
+            if w not in {"a", "an", "the", "of", "in", "or", "and", "to"} and not w.isdigit()]
+
+
 def is_demographic(text: str) -> bool:
     """True for findings that only describe age or sex ("older man", "onset before age 40")."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in {"a", "an", "the", "of", "in", "or", "and", "to"}]
-    words = [w for w in words if not w.isdigit()]
+    words = _description_words(text)
     return bool(words) and all(w in DEMOGRAPHIC_WORDS for w in words)
 
 
@@ -192,8 +197,7 @@ def is_ancestry(text: str) -> bool:
 
     They are read from the demographics, never asked as a symptom ("Have you had African American man?").
     """
-    words = [w for w in _WORD.findall(text.lower()) if w not in {"a", "an", "the", "of", "in", "or", "and", "to"}]
-    words = [w for w in words if not w.isdigit()]
+    words = _description_words(text)
     return (any(w in ANCESTRY_WORDS for w in words)
             and all(w in ANCESTRY_WORDS or w in DEMOGRAPHIC_WORDS for w in words))
 
