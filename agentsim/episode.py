@@ -213,8 +213,7 @@ async def run_episode(
         verdict = await scorer.grade(views.answer, diagnosis.diagnosis, diagnosis.differential)
         if verdict.usage.calls:
             tally.add_usage("judge", verdict.usage)
-    tally.cost.tokens_usd = sum(u.cost_usd for u in tally.usage.values())
-    return EpisodeResult(
+    result = EpisodeResult(
         case_id=views.case_id,
         specialty=views.specialty,
         dataset=loaded.scenario.split,
@@ -239,6 +238,8 @@ async def run_episode(
         metadata=dict(metadata or {}),
         transcript=transcript,
     )
+    result.update_tokens_usd()
+    return result
 
 
 class _SeatError(Exception):

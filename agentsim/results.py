@@ -93,3 +93,12 @@ class EpisodeResult(BaseModel):
     def total_tokens(self) -> int:
         """Prompt plus completion tokens over all roles (serialized as a top-level field)."""
         return sum(u.total_tokens for u in self.usage.values())
+
+    def update_tokens_usd(self) -> float:
+        """Set ``cost.tokens_usd`` to the summed cost of every role's ``usage`` and return it.
+
+        Call after ``usage`` changes (e.g. a re-grade adds judge calls) so the cost breakdown
+        stays consistent with the usage it is derived from.
+        """
+        self.cost.tokens_usd = sum(u.cost_usd for u in self.usage.values())
+        return self.cost.tokens_usd

@@ -3,7 +3,12 @@
 :class:`OfflineScorer` needs no model server: a diagnosis is correct when, after normalisation,
 it equals or contains the correct diagnosis or an accepted synonym, or when its sentence
 embedding is within :data:`EMBEDDING_THRESHOLD` cosine similarity of one of them and no
-qualifier conflicts (type 1 vs type 2, left vs right, A vs B). :class:`JudgeScorer` asks an LLM
+qualifier conflicts (type 1 vs type 2, left vs right, A vs B). Medical synonyms the case file
+does not list come from a :class:`~agentsim.synonyms.SynonymGroups` table (by default the
+knowledge base's disease names and synonyms): a diagnosis is also correct when another name
+of the same disease equals the correct diagnosis or a synonym of it ("Coccidioidomycosis" for
+"Valley fever"). A name preceded by "non", "pre", "post", "pseudo", "para" or "anti" does not
+contain the name after it ("Non-ST-elevation MI" is not "ST-elevation MI"). :class:`JudgeScorer` asks an LLM
 for an SDBench-style 1-5 rubric score (>= 4 counts as correct).
 """
 
@@ -16,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentsim.participants import Usage
 from agentsim.results import Verdict
+from agentsim.synonyms import SynonymGroups, default_synonyms, normalize_dx
 from agentsim.views import AnswerKey
 
 if TYPE_CHECKING:
@@ -33,16 +39,8 @@ _STOP = {"the", "a", "an", "of", "with", "due", "to", "and", "disease", "syndrom
 # Qualifiers that change the disease: a mismatch on any of them vetoes an embedding match.
 _QUALIFIERS = re.compile(
     r"\b(type\s*[0-9iv]+|[0-9]+|i{1,3}|iv|vi{0,3}|left|right|upper|lower|anterior|posterior|inferior|superior|"
-    r"benign|malignant|acute|chronic|primary|secondary|central|peripheral|[a-e])\b"
+    r"benign|malignant|acute|chronic|primary|secondary|central|peripheral|non|pre|post|pseudo|para|anti|[a-e])\b"
 )
-
-
-def normalize_dx(text: str) -> str:
-    """Lower-case, drop possessives, punctuation and parentheticals, collapse spaces."""
-    text = text.lower().replace("’", "'")
-    text = re.sub(r"'s\b", "", text)
-    text = re.sub(r"[^a-z0-9]+", " ", text)
-    return " ".join(text.split())
 
 
 _ROMAN = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8"}
@@ -57,16 +55,39 @@ def _qualifiers(text: str) -> set[str]:
     return out
 
 
+#: Prefixes that turn a disease name into another disease: "non-ST-elevation MI" is not STEMI.
+_OPPOSING_PREFIX = re.compile(r"(?:^|\s)(?:non|pre|post|pseudo|para|anti)\s*$")
+
+
 def _contains(haystack: str, needle: str) -> bool:
-    return bool(needle) and re.search(rf"(?<![a-z0-9]){re.escape(needle)}(?![a-z0-9])", haystack) is not None
+    """``needle`` occurs in ``haystack`` as whole words, not right after an opposing prefix."""
+    if not needle:
+        return False
+    for m in re.finditer(rf"(?<![a-z0-9]){re.escape(needle)}(?![a-z0-9])", haystack):
+        if not _OPPOSING_PREFIX.search(haystack[: m.start()]):
+            return True
+    return False
 
 
 class OfflineScorer:
-    """Grades by normalised string, synonym and embedding match. No model server needed."""
+    """Grades by normalised string, synonym and embedding match. No model server needed.
 
-    def __init__(self, embedder: TextEmbedder | None = None, threshold: float = EMBEDDING_THRESHOLD):
+    ``synonyms``: groups of names of one disease; ``None`` uses the knowledge base's (loaded on
+    first need); ``SynonymGroups([])`` grades by the case's own synonyms only.
+    """
+
+    def __init__(self, embedder: TextEmbedder | None = None, threshold: float = EMBEDDING_THRESHOLD,
+                 synonyms: SynonymGroups | None = None):
         self._embedder = embedder
         self.threshold = threshold
+        self._synonyms = synonyms
+
+    @property
+    def synonyms(self) -> SynonymGroups:
+        """The synonym table in use."""
+        if self._synonyms is None:
+            self._synonyms = default_synonyms()
+        return self._synonyms
 
     def _emb(self) -> TextEmbedder:
         if self._embedder is None:
@@ -83,12 +104,19 @@ class OfflineScorer:
         terms = [t for t in dict.fromkeys([answer.diagnosis, *answer.synonyms, *answer.terms]) if t.strip()]
         norm_terms = [(t, normalize_dx(t)) for t in terms]
         for t, nt in norm_terms:
-            if cand == nt:
+            # "pre-eclampsia" / "preeclampsia": spacing alone never makes another disease
+            if cand == nt or cand.replace(" ", "") == nt.replace(" ", ""):
                 return True, 1.0, "exact" if t == answer.diagnosis else "synonym", t
         for t, nt in norm_terms:
             # "acute appendicitis with perforation" names appendicitis; short abbreviations must match exactly.
             if len(nt) >= 6 and _contains(cand, nt):
                 return True, 0.95, "contains", t
+        # Another name of the candidate's disease, exactly. Not contained ("German measles" names
+        # rubella, not measles) nor near in embedding: a table name is already another wording.
+        alternatives = set(self.synonyms.equivalents(cand))
+        for t, nt in norm_terms:
+            if nt in alternatives:
+                return True, 0.95, "synonym table", t
         long_terms = [(t, nt) for t, nt in norm_terms if len(nt) >= 4]
         if not long_terms:
             return False, 0.0, "none", ""

@@ -27,7 +27,7 @@ for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_P
 
 from pydantic import BaseModel  # noqa: E402
 
-from agentsim.offline.kb import KBDisease, default_kb  # noqa: E402
+from agentsim.offline.kb import KBDisease, default_kb, duplicate_labels  # noqa: E402
 from agentsim.offline.reasoner import Differential, KBIndex, kb_index  # noqa: E402
 
 
@@ -95,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     for spec, rs in sorted(by.items()):
         print(f"| {spec} | {len(rs)} | {sum(r.rank == 1 for r in rs) / len(rs):.0%} "
               f"| {sum(1 <= r.rank <= 3 for r in rs) / len(rs):.0%} |")
+    dups = duplicate_labels(index.kb)
+    print(f"\nDuplicate labels (one label naming two diseases; lookups resolve it to the first): {len(dups)}")
+    for label, first, other in dups:
+        print(f"  {label!r}: {first} / {other}")
     misses = [r for r in rows if r.rank != 1]
     if misses:
         print("\nNot ranked first (disease -> rank, winner):")

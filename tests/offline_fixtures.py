@@ -1,15 +1,40 @@
-"""Shared helpers for the offline-engine tests: a small knowledge base and a model-free embedder."""
+"""Shared helpers for the offline-engine tests: a small knowledge base and a model-free embedder.
+
+Test modules import the fixture functions (``*_fixture``); pytest registers them under their
+``name`` (``index``), so test arguments do not shadow the imports.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+from agentsim.catalog import default_catalog
+from agentsim.offline.kb import load_kb
+from agentsim.offline.reasoner import KBIndex
 
 FIXTURE_KB = Path(__file__).resolve().parent / "fixtures" / "offline_kb"
+
+
+@pytest.fixture(scope="module", name="index")
+def index_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KBIndex]:
+    """A :class:`KBIndex` over the fixture knowledge base with the bundled text embedder.
+
+    Its caches go to a fresh directory so tests neither read nor pollute the user's cache.
+    """
+    from agentsim.textembed import load_text_embedder
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("AGENTSIM_CACHE_DIR", str(tmp_path_factory.mktemp("offline-cache")))
+    try:
+        yield KBIndex(load_kb(FIXTURE_KB), load_text_embedder(), default_catalog())
+    finally:
+        mp.undo()
 
 
 class HashingEmbedder:

@@ -157,3 +157,11 @@ def test_a_site_specific_biopsy_request_gets_the_cases_unsited_biopsy(appendicit
     assert "horn cysts" in biopsy
     # A pathology test of another kind is not the biopsy.
     assert "horn cysts" not in pap
+
+
+def test_tokens_usd_is_the_sum_of_usage_costs(appendicitis):
+    from agentsim.participants import Usage
+
+    r = _run(appendicitis, ScriptedDoctor([("diagnose", {"diagnosis": "appendicitis"})]))
+    r.usage = {"doctor": Usage(calls=1, cost_usd=0.25), "judge": Usage(calls=2, cost_usd=0.5)}
+    assert r.update_tokens_usd() == r.cost.tokens_usd == 0.75

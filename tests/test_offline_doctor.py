@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from offline_fixtures import FIXTURE_KB
+from offline_fixtures import index_fixture  # noqa: F401 - fixture
 
 from agentsim.agents.measurement import MeasurementAgent
-from agentsim.catalog import default_catalog
 from agentsim.episode import EpisodeConfig, run_episode
 from agentsim.offline.doctor import OfflineDoctor, question_target
-from agentsim.offline.kb import load_kb
 from agentsim.offline.patient import OfflinePatient
 from agentsim.offline.reasoner import KBIndex
 from agentsim.participants import Message, ToolCall
@@ -20,18 +18,6 @@ from agentsim.scenario import LoadedScenario
 from agentsim.scoring import OfflineScorer
 from agentsim.tools import CaseHit, ImageHit, RetrievalQuery, RetrievalResult
 from agentsim.views import build_views
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> KBIndex:
-    from agentsim.textembed import load_text_embedder
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AGENTSIM_CACHE_DIR", str(tmp_path_factory.mktemp("offline-cache")))
-    try:
-        yield KBIndex(load_kb(FIXTURE_KB), load_text_embedder(), default_catalog())
-    finally:
-        mp.undo()
 
 
 class FakeMemory:
@@ -73,6 +59,22 @@ def test_diagnoses_appendicitis_with_a_ranked_differential(appendicitis: LoadedS
     assert all(m.reasoning.startswith("Differential:") for m in doctor_msgs)
     probs = [d["probability"] for d in doctor_msgs[-1].metadata["differential"]]
     assert probs == sorted(probs, reverse=True) and probs[0] == res.confidence
+
+
+def test_takes_the_whole_history_even_when_the_opening_looks_conclusive(appendicitis: LoadedScenario,
+                                                                       index: KBIndex) -> None:
+    from agentsim.offline.doctor import OPEN_QUESTIONS, OfflineDoctorConfig
+
+    # With a very low confidence bar the opening alone is "conclusive"; the history is still taken.
+    doctor = OfflineDoctor(index=index, config=OfflineDoctorConfig(confidence_stop=0.01))
+    res = asyncio.run(run_episode(appendicitis, doctor, OfflinePatient(), MeasurementAgent(),
+                                  EpisodeConfig(max_turns=20), scorer=OfflineScorer()))
+    asked = [a["question"] for name, a in actions(res) if name == "ask_patient"]
+    assert asked[: len(OPEN_QUESTIONS)] == list(OPEN_QUESTIONS)
+    # ... and the leading disease's confirming test is done before committing to it
+    tests = [a["test"] for name, a in actions(res) if name == "order_test"]
+    assert res.diagnosis == "Acute appendicitis"
+    assert any("CT" in t and "abdomen" in t.lower() for t in tests), tests
 
 
 def test_deterministic_for_a_seed(appendicitis: LoadedScenario, index: KBIndex) -> None:

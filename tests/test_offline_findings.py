@@ -82,6 +82,8 @@ def test_lab_values_become_words() -> None:
     assert ("hypotension", False) in found
     assert ("hypoxemia", True) in found  # a normal saturation argues against hypoxemia
     assert read_values("WBC 7.2 x10^9/L, platelets 250 x10^9/L") == []
+    # a ratio's parts are not values of their own
+    assert read_values("Urine albumin/creatinine ratio 8 mg/g; BUN/creatinine ratio 25") == []
     assert states_value("glucose 5.2 mmol/l") and not states_value("cough for 3 weeks")
 
 

@@ -157,3 +157,12 @@ def test_never_names_the_diagnosis_in_any_case(scenarios_dir: Path) -> None:
                 assert not answer.startswith("Yes"), f"{ls.scenario.id}: {q!r} -> {answer!r}"
         checked += 1
     assert checked >= 1
+
+
+def test_a_bare_past_history_is_said_in_the_first_person() -> None:
+    from agentsim.offline.patient import _pmh_sentence
+
+    assert first_person("Osteoporosis, Dyslipidemia, Diabetes.") == "Osteoporosis, Dyslipidemia, Diabetes."
+    assert _pmh_sentence("Osteoporosis, dyslipidemia, diabetes.") == "I have osteoporosis, dyslipidemia, diabetes."
+    assert _pmh_sentence("Diagnosed with asthma at age 6.") == "I was diagnosed with asthma at age 6."
+    assert _pmh_sentence("Underwent appendectomy in 2010.") == "I underwent appendectomy in 2010."

@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from offline_fixtures import FIXTURE_KB
+from offline_fixtures import index_fixture  # noqa: F401 - fixture
 
 from agentsim.catalog import default_catalog
 from agentsim.offline.kb import load_kb
-from agentsim.offline.reasoner import Differential, KBIndex
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> KBIndex:
-    from agentsim.textembed import load_text_embedder
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AGENTSIM_CACHE_DIR", str(tmp_path_factory.mktemp("offline-cache")))
-    try:
-        yield KBIndex(load_kb(FIXTURE_KB), load_text_embedder(), default_catalog())
-    finally:
-        mp.undo()
+from agentsim.offline.reasoner import Differential, KBIndex, ReasonerConfig
 
 
 def prob(diff: Differential, disease_id: str) -> float:
@@ -135,3 +123,29 @@ def test_a_normal_state_result_is_a_normal_result(tmp_path, index: KBIndex) -> N
                                                  "diseases": [disease]}), encoding="utf-8")
     small = KBIndex(load_kb(tmp_path), index.embedder, default_catalog())
     assert [t.negative for t in small.tests] == [True]
+
+
+def test_a_finding_many_diseases_list_weighs_less(index: KBIndex) -> None:
+    # The base rate grows with the share of diseases listing a finding, whatever their entries' frequency.
+    plain = Differential(index, ReasonerConfig(listing_leak=0.0))
+    leaky = Differential(index, ReasonerConfig(listing_leak=0.3))
+    rate = index.listing_rate
+    common, rare = int(rate.argmax()), int(rate.argmin())
+    assert rate[common] > rate[rare]
+    assert plain._lr_pos[common] - leaky._lr_pos[common] > plain._lr_pos[rare] - leaky._lr_pos[rare] - 1e-6
+
+
+def test_unmentioned_typical_findings_count_as_weak_denials(index: KBIndex) -> None:
+    text = "Pain in the lower right abdomen since yesterday."
+    ignoring = Differential(index, ReasonerConfig(unmentioned_weight=0.0), age=25, sex="male")
+    counting = Differential(index, ReasonerConfig(unmentioned_weight=0.2), age=25, sex="male")
+    for d in (ignoring, counting):
+        d.observe_text(text)
+    i = next(k for k, d in enumerate(index.diseases) if d.id == "appendicitis")
+    assert counting.log_scores()[i] < ignoring.log_scores()[i]
+    # a denial still weighs more than silence
+    denied = Differential(index, ReasonerConfig(unmentioned_weight=0.2), age=25, sex="male")
+    denied.observe_text(text + " No nausea, no fever and no loss of appetite.")
+    assert denied.log_scores()[i] < counting.log_scores()[i]
+    # age and sex are never "unmentioned"
+    assert not (index.expected & index.demographic).any()

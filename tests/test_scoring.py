@@ -97,3 +97,49 @@ def test_judge_tokens_and_cost_are_counted_in_the_episode(appendicitis):
     used = r.usage["judge"]
     assert (used.calls, used.prompt_tokens, used.completion_tokens) == (1, 1000, 200)
     assert r.cost.tokens_usd == pytest.approx((1000 * 1.0 + 200 * 5.0) / 1e6)
+
+
+def test_synonym_table_grades_other_names_of_the_same_disease():
+    from agentsim.synonyms import SynonymGroups
+
+    table = SynonymGroups([["Coccidioidomycosis", "Valley fever"], ["Blunt cardiac injury", "cardiac contusion"]])
+    with_table = OfflineScorer(synonyms=table)
+    without = OfflineScorer(synonyms=SynonymGroups([]))
+    assert with_table.grade_sync(key("Valley fever"), "Coccidioidomycosis").method == "synonym table"
+    assert not without.grade_sync(key("Valley fever"), "Coccidioidomycosis").correct
+    assert with_table.grade_sync(key("Cardiac contusion"), "Blunt cardiac injury").correct
+    # only exact names: a table name containing the reference says nothing ("German measles" is not measles)
+    assert not with_table.grade_sync(key("contusion"), "Blunt cardiac injury").correct
+    # a group says nothing about diseases it does not name
+    assert not with_table.grade_sync(key("Histoplasmosis"), "Coccidioidomycosis").correct
+    v = with_table.grade_sync(key("Valley fever"), "Pneumonia", ["Coccidioidomycosis"])
+    assert not v.correct and v.top_k_correct[3]
+
+
+def test_default_synonym_table_is_the_knowledge_base():
+    from agentsim.offline.kb import default_kb
+    from agentsim.synonyms import default_synonyms, normalize_dx
+
+    table = default_synonyms()
+    assert len(table) > 300
+    d = next(d for d in default_kb().diseases if d.synonyms)
+    assert normalize_dx(d.synonyms[0]) in table.equivalents(d.name)
+    assert OfflineScorer().grade_sync(key(d.synonyms[0]), d.name).correct
+
+
+@pytest.mark.parametrize(("reference", "given"), [
+    ("ST-elevation myocardial infarction", "Non-ST-elevation myocardial infarction"),
+    ("Small cell lung cancer", "Non-small cell lung cancer"),
+    ("Eclampsia", "Pre-eclampsia"),
+    ("Concussion", "Post-concussion syndrome"),
+])
+def test_an_opposing_prefix_is_another_disease(scorer, reference, given):
+    assert not scorer.grade_sync(key(reference), given).correct
+
+
+def test_a_more_specific_name_still_contains_the_reference(scorer):
+    assert scorer.grade_sync(key("Appendicitis"), "Acute appendicitis with perforation").correct
+
+
+def test_spacing_and_hyphens_alone_do_not_change_the_disease(scorer):
+    assert scorer.grade_sync(key("Preeclampsia"), "Pre-eclampsia").correct

@@ -99,7 +99,7 @@ async def _rescore(records: list[EpisodeResult], keys: dict[str, AnswerKey], jud
                 # Re-grading is money spent on this episode too: it adds to the record's judge usage.
                 if jv.usage.calls:
                     r.usage.setdefault("judge", Usage()).add(jv.usage)
-                    r.cost.tokens_usd = sum(u.cost_usd for u in r.usage.values())
+                    r.update_tokens_usd()
                 if jv.method == "judge":
                     grades["judge"] = jv
                     verdict = jv

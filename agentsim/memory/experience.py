@@ -16,15 +16,15 @@ scoring.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agentsim.memory.mixins import LazyTextEmbedder, WriteSwitch
 from agentsim.memory.store import MemoryStore, query_excluding
 from agentsim.participants import Message
 from agentsim.results import EpisodeResult
@@ -114,7 +114,7 @@ def template_lesson(rec: ExperienceRecord) -> str:
     return ""
 
 
-class ExperienceMemory:
+class ExperienceMemory(LazyTextEmbedder, WriteSwitch):
     """Past episodes in the ``<prefix>-experience`` collection, embedded with the text embedder."""
 
     def __init__(self, store: MemoryStore, text_embedder: Any | None = None, *, writes_enabled: bool = True,
@@ -135,14 +135,6 @@ class ExperienceMemory:
         return cls(MemoryStore.open(cfg), **kwargs)
 
     @property
-    def text_embedder(self):
-        if self._text is None:
-            from agentsim.textembed import load_text_embedder
-
-            self._text = load_text_embedder()
-        return self._text
-
-    @property
     def collection(self):
         if self._col is None:
             te = self.text_embedder
@@ -152,16 +144,6 @@ class ExperienceMemory:
     def count(self) -> int:
         """Number of stored episodes."""
         return int(self.collection.count())
-
-    @contextlib.contextmanager
-    def frozen(self) -> Iterator[ExperienceMemory]:
-        """Disable writes for the duration of a block (e.g. an evaluation run)."""
-        before = self.writes_enabled
-        self.writes_enabled = False
-        try:
-            yield self
-        finally:
-            self.writes_enabled = before
 
     @staticmethod
     def build_record(result: EpisodeResult, view: DoctorView) -> ExperienceRecord:

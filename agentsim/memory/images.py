@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from agentsim.errors import ConfigError, ImageError
 from agentsim.memory.encoders import ImageEncoder, ImageInput
 from agentsim.memory.imageio import file_sha256, find_images
+from agentsim.memory.mixins import LazyTextEmbedder
 from agentsim.memory.store import MemoryStore, query_excluding, where_all
 from agentsim.tools import ImageHit
 
@@ -209,7 +210,7 @@ def records_from_scenarios(loaded: Iterable[Any]) -> list[ImageRecord]:
 # --- the memory ----------------------------------------------------------------------------------
 
 
-class ImageMemory:
+class ImageMemory(LazyTextEmbedder):
     """Index and search images. Build with :meth:`open` or from a store and an encoder."""
 
     def __init__(self, store: MemoryStore, encoder: ImageEncoder, text_embedder: Any | None = None):
@@ -228,14 +229,6 @@ class ImageMemory:
         cfg = config or MemoryConfig.from_env()
         store = MemoryStore.open(cfg)
         return cls(store, load_image_encoder(store.image_encoder_spec(), cfg.device))
-
-    @property
-    def text_embedder(self):
-        if self._text is None:
-            from agentsim.textembed import load_text_embedder
-
-            self._text = load_text_embedder()
-        return self._text
 
     @property
     def captions(self):

@@ -17,7 +17,8 @@ answer, each examination or test result, retrieved similar cases). Each turn it 
 5. **Tests**: the knowledge-base test with the highest information gain per unit cost, where a
    test costs one turn plus its catalogue price in units of ``usd_per_turn``; results are grouped
    into outcomes (normal, or each distinct characteristic result) to compute the gain.
-6. **Diagnose** when the top diagnosis reaches ``confidence_stop``, when no action is worth its
+6. **Diagnose** when the top diagnosis reaches ``confidence_stop`` (after ordering its
+   confirming knowledge-base test, if one is affordable and not yet done), when no action is worth its
    cost, or when turns or budget run out: the top knowledge-base disease name, the next ones as
    the differential, and the top probability as confidence.
 
@@ -72,7 +73,10 @@ class OfflineDoctorConfig(BaseModel):
     max_tests: int = Field(default=8, ge=0)
     min_test_value: float = Field(default=0.01, ge=0, description="bits per cost unit a test must gain")
     usd_per_turn: float = Field(default=200.0, gt=0, description="price that counts as much as one turn")
-    confidence_stop: float = Field(default=0.9, gt=0, le=1)
+    confidence_stop: float = Field(
+        default=0.97, gt=0, le=1,
+        description="top probability at which the doctor confirms and diagnoses (the differential is sharp: "
+                    "at 0.9 it stopped on wrong first impressions)")
     candidate_diseases: int = Field(default=25, ge=2, description="diseases considered when choosing actions")
     differential_size: int = Field(default=5, ge=1)
     max_searches: int = Field(default=2, ge=0)
@@ -325,8 +329,10 @@ class OfflineDoctor:
         post = self.diff.posterior()
         confident = float(post.max()) >= cfg.confidence_stop
         if self._phase == "history":
-            # Keep a turn for the examination, one for a test and one to diagnose.
-            if self._open_i < len(cfg.open_questions) and turns > 4 and not confident:
+            # Keep a turn for the examination, one for a test and one to diagnose. The history is
+            # taken even when the opening complaint already looks conclusive: a confident first
+            # impression from one sentence is exactly what the history is there to test.
+            if self._open_i < len(cfg.open_questions) and turns > 4:
                 q = cfg.open_questions[self._open_i]
                 self._open_i += 1
                 return self._ask(q, kind="open")
@@ -348,6 +354,7 @@ class OfflineDoctor:
             if not self._exam_done:
                 self._exam_done = True
                 self._pending = {"kind": "test", "exam": True, "name": GENERAL_EXAM}
+                self.log.append("Examining the patient")
                 return ToolCall(id=self._call_id(), name="order_test", arguments={"test": GENERAL_EXAM})
         if self._phase == "search":
             call = self._search()
@@ -355,16 +362,45 @@ class OfflineDoctor:
                 return call
             self._phase = "tests"
         if self._phase == "tests":
+            room = len(self._tests_ordered) < cfg.max_tests
             if confident:
-                return self._diagnose(f"confident ({float(post.max()):.2f})")
-            if len(self._tests_ordered) < cfg.max_tests:
+                # Confidence from history and examination alone is what a confirmatory test is for:
+                # order the leading disease's own confirming test before committing to it.
+                option = self._confirming_test(int(np.argmax(post))) if room else None
+                if option is None:
+                    return self._diagnose(f"confident ({float(post.max()):.2f})")
+                return self._order(option, f"to confirm, ${option.price:.0f}")
+            if room:
                 option = self._best_test(post)
                 if option is not None:
-                    self._tests_ordered.append(option.key)
-                    self._pending = {"kind": "test", "key": option.key, "name": option.name}
-                    self.log.append(f"Ordering {option.name} (gain {option.gain:.2f} bits, ${option.price:.0f})")
-                    return ToolCall(id=self._call_id(), name="order_test", arguments={"test": option.name})
+                    return self._order(option, f"gain {option.gain:.2f} bits, ${option.price:.0f}")
         return self._diagnose("no test worth its cost")
+
+    def _order(self, option: _TestOption, why: str) -> ToolCall:
+        self._tests_ordered.append(option.key)
+        self._pending = {"kind": "test", "key": option.key, "name": option.name}
+        self.log.append(f"Ordering {option.name} ({why})")
+        return ToolCall(id=self._call_id(), name="order_test", arguments={"test": option.name})
+
+    def _confirming_test(self, disease: int) -> _TestOption | None:
+        """The not yet ordered, affordable KB test that confirms ``disease`` (most specific, then cheapest)."""
+        best: tuple[float, float] | None = None
+        choice: _TestOption | None = None
+        for t in self.index.tests:
+            if t.disease != disease or not t.confirms or t.key in self._tests_ordered:
+                continue
+            entry = self.catalog.get(t.key) if self.catalog is not None else None
+            if entry is not None and entry.category in ("exam", "vitals") and self._exam_done:
+                continue
+            name = entry.name if entry is not None else t.name
+            price = self.index.price(name)
+            if self.budget_left is not None and price > self.budget_left:
+                continue
+            rank = (-t.specificity, price)
+            if best is None or rank < best:
+                best = rank
+                choice = _TestOption(key=t.key, name=name, price=price, gain=0.0, value=0.0)
+        return choice
 
     def _call_id(self) -> str:
         n = len(self._asked) + len(self._tests_ordered) + self._searches + int(self._exam_done)

@@ -32,7 +32,6 @@ Phrase embeddings are computed once per process and cached on disk (see :func:`e
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from agentsim.offline.embedcache import cached_embeddings
 from agentsim.offline.lexicon import (
     POST_NEGATIONS,
     PRE_NEGATIONS,
@@ -66,7 +66,7 @@ LEX_HI = 0.95
 #: Exponent of the precision factor of the lexical score (0 ignores how much of the text a phrase explains).
 LEX_PRECISION_POWER = 0.25
 #: Bumped whenever matching changes, so that cached matrices derived from it are rebuilt.
-MATCHER_VERSION = 5
+MATCHER_VERSION = 6
 #: Joined runs of fragments longer than this many words are not formed.
 MAX_CLAUSE_WORDS = 30
 #: Texts longer than this many words are matched by words only: their embedding is diluted anyway,
@@ -159,7 +159,8 @@ def _has_content(text: str) -> bool:
 LOCATION_WORDS = frozenset(
     """back trunk chest face facial arm arms leg legs neck head abdomen forehead hand hands foot feet body skin
     scalp cheek cheeks nose ear ears eye eyes lip lips mouth shoulder shoulders hip hips knee knees ankle ankles
-    wrist wrists finger fingers toe toes thigh thighs groin buttock buttocks side sides area areas region
+    wrist wrists finger fingers toe toes thigh thighs groin buttock buttocks side sides area areas region pelvis
+    shin shins calf calves elbow elbows heel heels palm palms sole soles jaw flank flanks armpit armpits torso
     extremities extremity limb limbs upper lower front behind elsewhere both""".split())
 
 
@@ -466,32 +467,14 @@ def cache_dir() -> Path | None:
 
 
 def embed_phrases(embedder: TextEmbedder, phrases: Sequence[str], tag: str) -> np.ndarray:
-    """Embeddings of many fixed phrases, cached on disk under the user cache directory.
+    """float32 embeddings of many fixed phrases (rows in order), cached per phrase on disk.
 
-    The cache key covers the model name and every phrase, so a changed knowledge base never
-    reuses stale vectors. ``AGENTSIM_CACHE_DIR`` overrides the folder; set it to an empty
-    string to disable the disk cache.
+    The cache (:mod:`agentsim.offline.embedcache`) holds one phrase -> vector file per model in
+    :func:`cache_dir`, so a changed knowledge base only encodes its new phrases. ``tag`` names
+    the phrase list for callers and no longer affects the cache. ``AGENTSIM_CACHE_DIR``
+    overrides the folder; set it to an empty string to disable the disk cache.
     """
-    digest = hashlib.sha256(("\n".join([embedder.name, *phrases])).encode("utf-8")).hexdigest()[:24]
-    d = cache_dir()
-    path = d / f"{tag}-{digest}.npy" if d else None
-    if path is not None and path.is_file():
-        try:
-            arr = np.load(path)
-            if arr.shape == (len(phrases), embedder.dim):
-                return arr.astype(np.float32)
-        except (OSError, ValueError):
-            pass
-    arr = embedder.encode(list(phrases), batch_size=128) if phrases else np.zeros((0, embedder.dim), np.float32)
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-            np.save(tmp, arr.astype(np.float16))
-            os.replace(tmp, path)
-        except OSError:
-            pass
-    return arr.astype(np.float32)
+    return cached_embeddings(embedder, phrases, cache_dir())
 
 
 # --- matcher ----------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentsim.errors import ConfigError
+from agentsim.synonyms import normalize_dx
 
 KB_DIR = Path(__file__).resolve().parent / "kb"
 
@@ -118,6 +119,29 @@ def load_kb(directory: str | Path | None = None) -> KnowledgeBase:
             seen[dis.id] = f.name
             diseases.append(dis)
     return KnowledgeBase(diseases=diseases)
+
+
+def duplicate_labels(kb: KnowledgeBase) -> list[tuple[str, str, str]]:
+    """Diagnosis labels that name two different diseases after normalisation.
+
+    A disease's labels are its name, its synonyms and its id read as words. They are compared
+    lower-cased, with possessive "'s" dropped and punctuation collapsed to single spaces (as the
+    reasoner's label lookup does), so "Graves' disease" and "graves disease" are one label. The
+    lookup silently resolves such a label to the first disease listing it, so the shipped
+    knowledge base should have none. Returns ``(label, first disease id, other disease id)`` for
+    every later disease repeating a label, in knowledge-base order.
+    """
+    first: dict[str, str] = {}
+    out: list[tuple[str, str, str]] = []
+    for d in kb.diseases:
+        for raw in dict.fromkeys([d.name, *d.synonyms, d.id.replace("_", " ")]):
+            label = normalize_dx(raw)
+            if not label:
+                continue
+            owner = first.setdefault(label, d.id)
+            if owner != d.id and (label, owner, d.id) not in out:
+                out.append((label, owner, d.id))
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -218,6 +218,9 @@ _URINE_PROTEIN = re.compile(r"\b(?:urine |urinary )?protein\W{0,6}(?:[1-4]\s*\+|
 _UNIT = re.compile(r"\s*((?:x\s*10\^?\d+/l)|[a-zμµ/%^0-9.]*)", re.IGNORECASE)
 
 
+_PART_OF_RATIO = re.compile(r"\s*(?:/|ratio\b|index\b|clearance\b)", re.I)
+
+
 def read_values(text: str) -> list[LabFinding]:
     """Every recognised value in ``text`` with its meaning (first occurrence of each analyte)."""
     out: list[LabFinding] = []
@@ -232,6 +235,9 @@ def read_values(text: str) -> list[LabFinding]:
             continue
         for m in rx.finditer(text):
             tail = text[m.end(): m.end() + analyte.window]
+            if _PART_OF_RATIO.match(tail) or text[max(0, m.start() - 1): m.start()] == "/":
+                # "albumin/creatinine ratio 8 mg/g" is not a creatinine of 8
+                continue
             # the number must follow the name closely: "Hemoglobin: 8.2 g/dL", "HR 110"
             # The number must follow the name closely: "Hemoglobin: 8.2 g/dL", "HR 110", "WBC count of 14,000".
             nm = re.match(r"[\s:=(),-]*(?:[A-Za-z]+[\s:=(),-]+){0,2}?" + _NUM, tail)

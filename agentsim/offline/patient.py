@@ -156,7 +156,9 @@ def first_person(sentence: str) -> str:
         s = "I have no " + s[3:]
     elif re.match(r"^denies\s", s, re.I):
         s = "I haven't had " + s[7:]
-    elif re.match(r"^[A-Z][a-z]+s\b", s) and not re.match(r"^(?:This|His|Her|Was|Is|Has|Always|Sometimes)\b", s):
+    elif (re.match(r"^[A-Z][a-z]+s\b", s) and not re.match(r"^[A-Z][a-z]+(?:is|us|ss)\b", s)
+          and not re.match(r"^(?:This|His|Her|Was|Is|Has|Always|Sometimes)\b", s)):
+        # "Works in ..." is a subjectless verb; "Osteoporosis, diabetes" is not
         first, _, rest = s.partition(" ")
         s = "I " + _agree(first).lower() + (" " + rest if rest else "")
     # pronouns in the rest of the sentence
@@ -218,7 +220,10 @@ class OfflinePatient:
         def add(text: str, topic: str, keys_from: str | None = None, negated_only: bool = False) -> None:
             if not text or not _speakable(text):
                 return
-            fact = _Fact(text=first_person(text), topic=topic)
+            spoken = first_person(text)
+            if topic == "pmh" and not re.match(r"I\b|No\b|None\b|Nothing\b", spoken):
+                spoken = _pmh_sentence(spoken)
+            fact = _Fact(text=spoken, topic=topic)
             for c in split_clauses(keys_from or text, runs=False):
                 if negated_only and not c.negated:
                     fact.keys.append((c.text, True))
@@ -446,6 +451,20 @@ def _join(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _pmh_sentence(text: str) -> str:
+    """A subjectless past-history sentence as the patient says it.
+
+    "Osteoporosis, diabetes." -> "I have osteoporosis, diabetes."; "Diagnosed with asthma at 6."
+    -> "I was diagnosed with asthma at 6."; "Underwent appendectomy." -> "I underwent appendectomy."
+    """
+    first = text.split(" ", 1)[0].lower().strip(",.")
+    if first in {"underwent", "had", "took", "takes", "uses", "used", "received", "completed"}:
+        return "I " + _lower_first(text)
+    if first.endswith("ed"):
+        return "I was " + _lower_first(text)
+    return "I have " + _lower_first(text)
 
 
 def _lower_first(text: str) -> str:

@@ -2,12 +2,16 @@
 
 Scoring is naive Bayes over the knowledge base (KB) with one disease per patient. Every finding
 ``j`` of disease ``D`` has a frequency ``p_j = P(j | D)``; its *base rate* ``b_j`` is how often a
-patient with some other disease shows the same finding (the prevalence-weighted mean, over all
-diseases, of their best-matching finding's frequency, taken for the commonest wording of the
-finding; at least 0.15 for risk factors, 0.1 for history items and 0.4 for age/sex descriptions
-such as "older man", which every patient of that age and sex shows). For each finding the matcher
-gives the strongest evidence that it is present (``pos_j``) or absent (``neg_j``), each in
-``[0, 1]``, and
+patient with some other disease shows the same finding. The KB lists only a disease's typical
+findings, so the base rate has two parts: the prevalence-weighted mean, over all diseases, of
+their best-matching finding's frequency (for the commonest wording of the finding), plus
+``listing_leak`` times the prevalence-weighted share of diseases that list the finding at all.
+The second part is the finding's commonness across medicine: "fatigue", listed by one disease
+in ten, is shown by many patients whose disease's entry leaves it out, and without it such
+findings weighed as much as a pathognomonic one. Floors: 0.15 for risk factors, 0.1 for history
+items and 0.4 for age/sex descriptions such as "older man", which every patient of that age and
+sex shows. For each finding the matcher gives the strongest evidence that it is present
+(``pos_j``) or absent (``neg_j``), each in ``[0, 1]``, and
 
     log score(D) = prior(D) + s * sum_{j in D} [pos_j * log(p_j / b_j) + neg_j * log(P_abs(j) / (1 - b_j))]
                    + test(D) + hints(D)
@@ -17,7 +21,10 @@ where ``P_abs(j) = max(1 - p_j, absent_floor)`` keeps one denial from eliminatin
 honest: each clause counts for at most one finding of a disease (so "headache" does not count
 three times for a disease listing "headache", "throbbing headache" and "morning headache"), and
 each finding counts once however often it is mentioned (opening line, history, answers). A
-finding stated as an absence ("no fever") is scored with the polarity flipped.
+finding stated as an absence ("no fever") is scored with the polarity flipped. A symptom, sign,
+history item or risk factor nobody mentioned counts as a weak denial (``unmentioned_weight``): a
+case description or a thorough history names a disease's typical findings, so a disease whose
+typical findings are all missing should not win on one shared generic finding.
 
 * ``prior(D)``: prevalence class (KB relative odds) to the power ``prior_exponent``, minus a
   penalty outside the disease's age range or for the wrong sex.
@@ -63,6 +70,7 @@ from agentsim.offline.findings import (
 )
 from agentsim.offline.kb import PREVALENCE_PRIOR, KBDisease, KnowledgeBase, default_kb
 from agentsim.offline.labs import has_abnormal_value, is_bare_measurement, read_values, states_value
+from agentsim.synonyms import normalize_dx
 
 if TYPE_CHECKING:
     from agentsim.catalog import TestCatalog
@@ -70,6 +78,8 @@ if TYPE_CHECKING:
 
 #: Finding kinds a patient can be asked about (the others come from examinations and tests).
 ASKABLE_KINDS = frozenset({"symptom", "history", "risk_factor"})
+#: Finding kinds whose absence from everything said counts as weak evidence against them.
+UNMENTIONED_KINDS = frozenset({"symptom", "sign", "history", "risk_factor"})
 #: Finding kind given to a test's characteristic result.
 TEST_KIND = "test"
 _NORMAL_RESULT = re.compile(
@@ -83,7 +93,7 @@ class ReasonerConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     prior_exponent: float = Field(default=0.5, ge=0, description="weight of the prevalence prior")
-    evidence_scale: float = Field(default=0.8, gt=0, description="tempering of summed log-likelihood ratios")
+    evidence_scale: float = Field(default=1.0, gt=0, description="tempering of summed log-likelihood ratios")
     base_rate_floor: float = Field(default=0.02, gt=0, lt=1, description="lowest base rate: caps one finding's LR")
     base_rate_ceiling: float = Field(default=0.6, gt=0, lt=1)
     absent_floor: float = Field(default=0.15, gt=0, lt=1, description="lowest P(finding absent | disease)")
@@ -100,8 +110,12 @@ class ReasonerConfig(BaseModel):
         default=0.3, ge=0, le=1,
         description="weight of findings a test report says are absent ('no consolidation')")
     unmentioned_weight: float = Field(
-        default=0.0, ge=0, le=1,
-        description="weight of the absence of any mention of a finding (as if denied); 0 ignores unmentioned findings")
+        default=0.2, ge=0, le=1,
+        description="weight of the absence of any mention of a symptom, sign, history item or risk factor (as if "
+                    "denied); 0 ignores unmentioned findings")
+    listing_leak: float = Field(
+        default=0.3, ge=0, le=1,
+        description="share of the diseases listing a finding that is added to its base rate (its commonness)")
 
 
 class TestInfo(BaseModel):
@@ -183,6 +197,9 @@ class KBIndex:
         # A finding's base rate is that of its commonest wording: "hypertension" as an alias of
         # "elevated blood pressure on repeated readings" is as common as hypertension itself.
         self.base_rate = np.maximum.reduceat(phrase_rate[m.pair_phrase], m.pair_starts)
+        #: prevalence-weighted share of diseases listing (a wording of) each finding
+        self.listing_rate = np.maximum.reduceat(((qp > 0).astype(np.float32) @ weights)[m.pair_phrase],
+                                                m.pair_starts)
         self.demographic = np.array([is_demographic(t) for t in m.finding_text], dtype=bool)
         kind_floor = {"risk_factor": 0.15, "history": 0.1}
         floors = np.array([kind_floor.get(k, 0.0) for k in m.finding_kind], dtype=np.float32)
@@ -190,10 +207,13 @@ class KBIndex:
         self.base_floor = floors
         ancestry = np.array([is_ancestry(t) for t in m.finding_text], dtype=bool)
         self.askable &= ~self.demographic & ~m.inverted & ~ancestry
+        #: findings an unmentioned absence counts against (not age/sex, which are always "mentioned")
+        self.expected = (np.array([k in UNMENTIONED_KINDS for k in m.finding_kind], dtype=bool) & ~self.demographic
+                         & ~m.inverted)
         self.names: dict[str, int] = {}
         for di, d in enumerate(self.diseases):
             for nm in [d.name, *d.synonyms, d.id.replace("_", " ")]:
-                self.names.setdefault(_norm_dx(nm), di)
+                self.names.setdefault(normalize_dx(nm), di)
         self._name_list = list(self.names)
         self._name_vecs: np.ndarray | None = None
         self._keys: dict[str, str] = {}
@@ -230,12 +250,12 @@ class KBIndex:
 
     def disease_for_label(self, label: str, min_similarity: float = 0.86) -> int | None:
         """The KB disease a free-text diagnosis label names (exact name/synonym, else embedding)."""
-        key = _norm_dx(label)
+        key = normalize_dx(label)
         if not key:
             return None
         if key in self.names:
             return self.names[key]
-        bare = _norm_dx(re.sub(r"\([^)]*\)", " ", label))
+        bare = normalize_dx(re.sub(r"\([^)]*\)", " ", label))
         if bare in self.names:
             return self.names[bare]
         if self._name_vecs is None:
@@ -267,11 +287,6 @@ class KBIndex:
                 if kw and kw <= words:
                     keys.append(k)
         return keys
-
-
-def _norm_dx(text: str) -> str:
-    text = text.lower().replace("'s", "").replace("’s", "")
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
 
 @lru_cache(maxsize=4)
@@ -317,7 +332,8 @@ class Differential:
         self._seg_starts = m_starts
         # Ties between equally matched findings of one disease go to the more frequent one.
         self._tiebreak = (m.finding_freq * 1e-3).astype(np.float32)
-        base = np.clip(np.maximum(index.base_rate, index.base_floor), cfg.base_rate_floor,
+        base = np.clip(np.maximum(index.base_rate + cfg.listing_leak * index.listing_rate, index.base_floor),
+                       cfg.base_rate_floor,
                        max(cfg.base_rate_ceiling, float(index.base_floor.max())))
         p = m.finding_freq
         # For a finding stated as an absence ("no fever", frequency p), ``base`` is the base rate of
@@ -489,7 +505,7 @@ class Differential:
             # A finding nobody mentioned is weak evidence of its absence (a case description or a
             # thorough history would usually mention a disease's typical findings).
             mentioned = np.maximum(self.pos, self.neg)
-            neg = np.maximum(neg, w * (1.0 - mentioned) * ~self.index.demographic)
+            neg = np.maximum(neg, w * (1.0 - mentioned) * self.index.expected)
         return pos * self._lr_pos + neg * self._lr_neg
 
     def log_scores(self) -> np.ndarray:

@@ -27,7 +27,7 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agentsim.backends import Settings
 from agentsim.errors import ConfigError
+from agentsim.memory.mixins import LazyTextEmbedder, WriteSwitch
 from agentsim.results import EpisodeResult
 from agentsim.scenario import LoadedScenario
 from agentsim.tools import CaseHit, RetrievalQuery, RetrievalResult
@@ -66,7 +67,7 @@ class ExperienceStore(Protocol):
         ...
 
 
-class InMemoryExperience:
+class InMemoryExperience(LazyTextEmbedder, WriteSwitch):
     """A process-local experience store with the :class:`ExperienceStore` interface.
 
     Same records and lessons as the Chroma-backed memory (it reuses
@@ -80,25 +81,8 @@ class InMemoryExperience:
         self.records: list[Any] = []
         self._vecs: list[Any] = []
 
-    @property
-    def text_embedder(self) -> Any:
-        if self._text is None:
-            from agentsim.textembed import load_text_embedder
-
-            self._text = load_text_embedder()
-        return self._text
-
     def count(self) -> int:
         return len(self.records)
-
-    @contextlib.contextmanager
-    def frozen(self) -> Iterator[InMemoryExperience]:
-        before = self.writes_enabled
-        self.writes_enabled = False
-        try:
-            yield self
-        finally:
-            self.writes_enabled = before
 
     async def record(self, result: EpisodeResult, view: DoctorView) -> Any:
         from agentsim.memory.experience import ExperienceMemory
