@@ -104,8 +104,17 @@ def test_uses_memory_when_offered(appendicitis: LoadedScenario, index: KBIndex) 
     assert res.diagnosis == "Acute appendicitis"
     without = episode(appendicitis, index)
     assert without.searches == 0
-    # the remembered appendicitis case raised the final confidence
-    assert res.confidence > without.confidence
+    # reading the remembered appendicitis case raised appendicitis (the doctor's turn before the
+    # search vs its turn right after; final confidences differ by the path taken, not just memory)
+    msgs = res.transcript.messages
+    doctor_turns = [i for i, m in enumerate(msgs) if m.role == "doctor"]
+    asked = next(i for i in doctor_turns if msgs[i].tool_calls and msgs[i].tool_calls[0].name == "search_similar_cases")
+    after = next(i for i in doctor_turns if i > asked)
+
+    def p_app(i: int) -> float:
+        return next(d["probability"] for d in msgs[i].metadata["differential"] if d["name"] == "Acute appendicitis")
+
+    assert p_app(after) > p_app(asked)
 
 
 def test_memory_hits_are_soft_evidence(appendicitis: LoadedScenario, index: KBIndex) -> None:
