@@ -459,7 +459,7 @@ class OfflineDoctor:
         _, first = np.unique(m.primary_phrase[cand], return_index=True)
         cand = cand[np.sort(first)]
         y_top = np.clip(idx.q[np.ix_(cand, top)], 0.02, 0.98)
-        y_rest = np.clip(idx.base_rate[cand], 0.02, 0.98)
+        y_rest = np.clip(self.diff.base[cand], 0.02, 0.98)
         probs = np.concatenate([p_top, [rest]])
         y = np.concatenate([y_top, y_rest[:, None]], axis=1)
         gain = _binary_information(y, probs)

@@ -335,6 +335,8 @@ class Differential:
         base = np.clip(np.maximum(index.base_rate + cfg.listing_leak * index.listing_rate, index.base_floor),
                        cfg.base_rate_floor,
                        max(cfg.base_rate_ceiling, float(index.base_floor.max())))
+        #: P(finding | some other disease) as scored: also what question selection predicts for the rest
+        self.base = base.astype(np.float32)
         p = m.finding_freq
         # For a finding stated as an absence ("no fever", frequency p), ``base`` is the base rate of
         # the concept itself, so the absence is common (1 - base) and its presence rare (base).
