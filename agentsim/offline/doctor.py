@@ -382,6 +382,17 @@ class OfflineDoctor:
         self.log.append(f"Ordering {option.name} ({why})")
         return ToolCall(id=self._call_id(), name="order_test", arguments={"test": option.name})
 
+    def _orderable(self, key: str, kb_name: str) -> tuple[str, float] | None:
+        """(name to order, price) of a KB test key, or None when it is pointless or unaffordable."""
+        entry = self.catalog.get(key) if self.catalog is not None else None
+        if entry is not None and entry.category in ("exam", "vitals") and self._exam_done:
+            return None  # the general examination already showed every examination finding
+        name = entry.name if entry is not None else kb_name
+        price = self.index.price(name)
+        if self.budget_left is not None and price > self.budget_left:
+            return None
+        return name, price
+
     def _confirming_test(self, disease: int) -> _TestOption | None:
         """The not yet ordered, affordable KB test that confirms ``disease`` (most specific, then cheapest)."""
         best: tuple[float, float] | None = None
@@ -389,13 +400,10 @@ class OfflineDoctor:
         for t in self.index.tests:
             if t.disease != disease or not t.confirms or t.key in self._tests_ordered:
                 continue
-            entry = self.catalog.get(t.key) if self.catalog is not None else None
-            if entry is not None and entry.category in ("exam", "vitals") and self._exam_done:
+            orderable = self._orderable(t.key, t.name)
+            if orderable is None:
                 continue
-            name = entry.name if entry is not None else t.name
-            price = self.index.price(name)
-            if self.budget_left is not None and price > self.budget_left:
-                continue
+            name, price = orderable
             rank = (-t.specificity, price)
             if best is None or rank < best:
                 best = rank
@@ -479,13 +487,10 @@ class OfflineDoctor:
                 keys.setdefault(t.key, []).append(i)
         best: _TestOption | None = None
         for key, infos in sorted(keys.items()):
-            entry = self.catalog.get(key) if self.catalog is not None else None
-            if entry is not None and entry.category in ("exam", "vitals") and self._exam_done:
-                continue  # the general examination already showed every examination finding
-            name = entry.name if entry is not None else idx.tests[infos[0]].name
-            price = idx.price(name)
-            if self.budget_left is not None and price > self.budget_left:
+            orderable = self._orderable(key, idx.tests[infos[0]].name)
+            if orderable is None:
                 continue
+            name, price = orderable
             gain = _test_information(idx, infos, top_set, probs)
             value = gain / (1.0 + price / self.config.usd_per_turn)
             if value >= self.config.min_test_value and (best is None or value > best.value):

@@ -238,7 +238,6 @@ def read_values(text: str) -> list[LabFinding]:
             if _PART_OF_RATIO.match(tail) or text[max(0, m.start() - 1): m.start()] == "/":
                 # "albumin/creatinine ratio 8 mg/g" is not a creatinine of 8
                 continue
-            # the number must follow the name closely: "Hemoglobin: 8.2 g/dL", "HR 110"
             # The number must follow the name closely: "Hemoglobin: 8.2 g/dL", "HR 110", "WBC count of 14,000".
             nm = re.match(r"[\s:=(),-]*(?:[A-Za-z]+[\s:=(),-]+){0,2}?" + _NUM, tail)
             if nm is None:
