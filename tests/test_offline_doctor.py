@@ -9,7 +9,7 @@ from offline_fixtures import index_fixture  # noqa: F401 - fixture
 
 from agentsim.agents.measurement import MeasurementAgent
 from agentsim.episode import EpisodeConfig, run_episode
-from agentsim.offline.doctor import OfflineDoctor, question_target
+from agentsim.offline.doctor import OfflineDoctor, answer_polarity, question_target
 from agentsim.offline.patient import OfflinePatient
 from agentsim.offline.reasoner import KBIndex
 from agentsim.participants import Message, ToolCall
@@ -148,6 +148,24 @@ def test_question_targets() -> None:
     assert question_target("Have you had a fever?") == "a fever"
     assert question_target("Do you have any chest pain?") == "chest pain"
     assert question_target("What brings you in today?") is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "target", "present"),
+    [
+        ("Yes. I've had a fever since Monday.", "fever", True),
+        ("I do.", "smoking", True),
+        ("I have had fevers at night.", "fevers", True),
+        ("No, not that I've noticed.", "fever", False),
+        ("I do not smoke.", "smoking", False),
+        # starts like a yes, but denies
+        ("I have no known medical problems.", "chronic inflammatory disease", False),
+        # a past illness that is not the one asked about is neither yes nor no
+        ("I have osteoporosis.", "chronic inflammatory disease", None),
+    ],
+)
+def test_answer_polarity(answer: str, target: str, present: bool | None) -> None:
+    assert answer_polarity(answer, target)[0] is present
 
 
 def test_offline_is_the_default_backend() -> None:

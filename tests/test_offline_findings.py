@@ -13,6 +13,7 @@ from agentsim.offline.findings import (
     FindingMatcher,
     FindingSpec,
     is_demographic,
+    is_normal_state,
     normalize_text,
     split_clauses,
 )
@@ -42,6 +43,10 @@ def polarity(text: str) -> dict[str, bool]:
         ("Occult blood test: positive", {"occult blood test": False}),
         ("Afebrile.", {"fever": True}),
         ("Non-smoker.", {"smoker": True}),
+        # "non-" before a noun qualifies it and negates nothing else in the list
+        ("A non-tender mass and fever.", {"nontender mass": False, "fever": False}),
+        ("Non-productive cough and malaise.", {"nonproductive cough": False, "malaise": False}),
+        ("Abdomen soft, non-tender.", {"tender": True}),
         ("Absent bowel sounds.", {"absent bowel sounds": False}),
         ("Pulses absent in the left foot.", {"absent pulses in the left foot": False}),
         ("Vomited twice without blood.", {"vomiting twice": False, "blood": True}),
@@ -106,6 +111,15 @@ def test_spirometry_values_become_words() -> None:
 def test_demographic_findings_are_recognised() -> None:
     assert is_demographic("older man") and is_demographic("onset before age 40")
     assert not is_demographic("works in health care") and not is_demographic("chest pain")
+
+
+def test_normal_states_are_recognised() -> None:
+    for text in ("normal lung examination", "clear lungs on chest X-ray", "negative blood cultures",
+                 "afebrile with normal exam", "otherwise healthy"):
+        assert is_normal_state(text), text
+    for text in ("normal anion gap metabolic acidosis", "absent reflexes", "no fever", "chest pain",
+                 "hyponatremia with normal potassium", "clear fluid from the nose"):
+        assert not is_normal_state(text), text
 
 
 @pytest.fixture(scope="module")

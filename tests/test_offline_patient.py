@@ -166,3 +166,26 @@ def test_a_bare_past_history_is_said_in_the_first_person() -> None:
     assert _pmh_sentence("Osteoporosis, dyslipidemia, diabetes.") == "I have osteoporosis, dyslipidemia, diabetes."
     assert _pmh_sentence("Diagnosed with asthma at age 6.") == "I was diagnosed with asthma at age 6."
     assert _pmh_sentence("Underwent appendectomy in 2010.") == "I underwent appendectomy in 2010."
+
+
+def test_history_questions_get_the_whole_history_and_no_writer_notes() -> None:
+    from agentsim.offline.doctor import OPEN_QUESTIONS
+    from agentsim.scenario import PatientFacts
+    from agentsim.views import PatientView
+
+    facts = PatientFacts(
+        demographics="34-year-old man", history_of_present_illness="He has had a cough for a month.",
+        social_history="Works as a fruit picker. Smokes a pack a day. Went hiking in Arizona 4 months ago. "
+                       "His brother died of lung cancer at 50. Diet details not provided.")
+    p = OfflinePatient(embedder=HashingEmbedder())
+    asyncio.run(p.start(PatientView(opening_line="I have a cough.", facts=facts), seed=0))
+    social = ask(p, next(q for q in OPEN_QUESTIONS if "lifestyle" in q))
+    assert "fruit picker" in social and "pack a day" in social and "Arizona" in social
+    # told as family history, wherever the case writer put it
+    assert "brother" not in social
+    assert "brother died of lung cancer" in ask(p, "Has anyone in your family had any illnesses?")
+    # "Diet details not provided" is a note about the case, not something the patient says
+    assert "not provided" not in social
+    # a narrow question still gets only its own answer
+    smoke = ask(p, "Do you smoke?")
+    assert "pack a day" in smoke and "Arizona" not in smoke

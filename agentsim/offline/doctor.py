@@ -49,16 +49,21 @@ OPEN_QUESTIONS: tuple[str, ...] = (
     "Can you tell me more about your symptoms and how they started?",
     "Have you noticed any other symptoms?",
     "Do you have any medical conditions or past illnesses, and do you take any medications?",
-    "Do you smoke, drink alcohol or use recreational drugs, and what work do you do?",
+    "What about your lifestyle and habits: do you smoke, drink alcohol or use recreational drugs, what work do "
+    "you do, and have you travelled recently?",
     "Has anyone in your family had any illnesses?",
 )
 GENERAL_EXAM = "physical examination"
 _IMPERATIVE = re.compile(
     r"^(?:please\s+)?(?:(?:perform|evaluate|assess|examine|diagnose|identify|determine|manage|take|order|"
     r"investigate|work up|treat|conduct|and|the|a|an|patient|clinical|evaluation|assessment|of)\s+)+", re.I)
-_YES = re.compile(r"^\W*(yes|yeah|yep|i do|i have|i've had|i did|correct|that's right|sometimes|a little)\b", re.I)
-_NO = re.compile(r"^\W*(no|nope|not|never|i don't|i do not|i haven't|i have not|nothing|none|i'm not sure|"
-                 r"not sure|i don't know|i am not sure)\b", re.I)
+_YES = re.compile(r"^\W*(yes|yeah|yep|correct|that's right|sometimes|a little|i do|i did)\b(?!\s*(?:not|n't)\b)", re.I)
+# "I have ..." agrees only when it names what was asked; "I have no known medical problems" or an
+# unrelated past illness is not a yes to the question's finding.
+_I_HAVE = re.compile(r"^\W*(i have|i've had|i've|i had)\b(?!\s+(?:no|not|never)\b)", re.I)
+_NO = re.compile(r"^\W*(no|nope|not|never|nothing|none|i don't|i do not|i didn't|i did not|i haven't|i have not|"
+                 r"i have no|i've never|i have never|i've not|i'm not sure|not sure|i don't know|i am not sure)\b",
+                 re.I)
 _IMAGE_LINE = re.compile(r"^\[image [^\]]*\]$")
 
 
@@ -271,13 +276,13 @@ class OfflineDoctor:
         target = pending.get("target")
         if target is None:
             return
-        if _YES.match(text):
-            self.diff.observe_finding(target, present=True)
-        elif _NO.match(text):
+        present, restated = answer_polarity(text, target)
+        if present is False:
             # "No, I haven't had chest pain" denies it outright; "not that I've noticed" only weakly.
-            restated = set(content_tokens(normalize_text(target))) <= set(content_tokens(normalize_text(text)))
             weight = 1.0 if restated else self.config.unknown_answer_weight
             self.diff.observe_finding(target, present=False, weight=weight)
+        elif present:
+            self.diff.observe_finding(target, present=True)
 
     def _read_result(self, msg: Message, pending: dict[str, Any]) -> None:
         assert self.diff is not None
@@ -572,6 +577,20 @@ def _question_for(text: str, kind: str) -> str:
     if kind == "risk_factor" and low.endswith(("use", "exposure", "history", "smoking", "drinking")):
         return f"Do you have any {t}?"
     return f"Have you had {t}?"
+
+
+def answer_polarity(answer: str, target: str) -> tuple[bool | None, bool]:
+    """(whether ``answer`` says the asked-about ``target`` is present, or None; whether it names the target).
+
+    "I have no known medical problems" denies, "Yes, ..." and "I do" affirm, and "I have ..." affirms
+    only when it names what was asked (an unrelated past illness is no yes to the question).
+    """
+    restated = set(content_tokens(normalize_text(target))) <= set(content_tokens(normalize_text(answer)))
+    if _NO.match(answer):
+        return False, restated
+    if _YES.match(answer) or (restated and _I_HAVE.match(answer)):
+        return True, restated
+    return None, restated
 
 
 _STEM = re.compile(r"^(?:have you (?:had|noticed|felt|experienced|ever had|been having)|do you (?:have|get|feel)|"

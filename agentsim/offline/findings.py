@@ -66,7 +66,7 @@ LEX_HI = 0.95
 #: Exponent of the precision factor of the lexical score (0 ignores how much of the text a phrase explains).
 LEX_PRECISION_POWER = 0.25
 #: Bumped whenever matching changes, so that cached matrices derived from it are rebuilt.
-MATCHER_VERSION = 6
+MATCHER_VERSION = 7
 #: Joined runs of fragments longer than this many words are not formed.
 MAX_CLAUSE_WORDS = 30
 #: Texts longer than this many words are matched by words only: their embedding is diluted anyway,
@@ -87,6 +87,13 @@ class Clause(BaseModel):
 
 # --- text normalisation -------------------------------------------------------------------------
 
+# "non-tender mass", "non-productive cough": the prefix qualifies the thing described (the mass and the
+# cough are there), so it is fused into one word instead of becoming a negation cue that would deny
+# the thing and the rest of its list ("non-pruritic bumps and malaise"). Said of a part on its own
+# ("abdomen soft, non-tender") it still denies the quality.
+_NON_ATTRIBUTIVE = re.compile(
+    r"\bnon[- ]?(tender|distended|reactive|palpable|productive|pruritic|painful|itchy|healing|blanching)"
+    r"\s+(?!(?:and|or|nor|but|with|without|to|on|in|at|when|after|throughout|bilaterally)\b)(?=[a-z])", re.I)
 _SPECIAL = [
     (re.compile(r"\bafebrile\b", re.I), "no fever"),
     (re.compile(r"\bnormotensive\b", re.I), "no hypertension"),
@@ -138,8 +145,10 @@ _WORD = re.compile(r"[a-z][a-z0-9']*")
 def normalize_text(text: str) -> str:
     """Expand abbreviations, resolve special negated words and canonicalise synonyms."""
     text = expand_abbreviations(text)
+    text = _NON_ATTRIBUTIVE.sub(lambda m: "NONATTR" + canonicalize(m.group(1)).replace(" ", "") + " ", text)
     for pattern, repl in _SPECIAL:
         text = pattern.sub(repl, text)
+    text = text.replace("NONATTR", "non")
     text = text.replace("_", " ")
     return canonicalize(text)
 
@@ -183,6 +192,30 @@ def is_demographic(text: str) -> bool:
     """True for findings that only describe age or sex ("older man", "onset before age 40")."""
     words = _description_words(text)
     return bool(words) and all(w in DEMOGRAPHIC_WORDS for w in words)
+
+
+_NORMAL_STATE_WORDS = frozenset("normal clear intact healthy unremarkable negative afebrile".split())
+_NORMAL_STATE_LEADS = _NORMAL_STATE_WORDS | {"otherwise", "alert", "few", "well"}
+_ABNORMAL_QUALIFIER = re.compile(
+    r"\b(acidosis|alkalosis|anemia|hyper\w*|hypo\w*|low|high|elevated|raised|reduced|absent|loss|discharge|fluid|"
+    r"infiltrates?|carcinoma|cysts?|sepsis|meningitis|endocarditis|disability|regression|despite|then|after|when|"
+    r"between|not|except|only|but|no)\b")
+
+
+def is_normal_state(text: str) -> bool:
+    """True for findings that describe a normal state ("normal lung examination", "negative blood cultures").
+
+    Every part of the finding must open with a word of normality ("clear lungs on chest X-ray",
+    "afebrile with normal exam"); "normal anion gap metabolic acidosis"-like mixtures and absences of
+    something abnormal ("no fever", handled as inverted findings) are not normal states.
+    """
+    low = text.lower()
+    if _ABNORMAL_QUALIFIER.search(low):
+        return False
+    parts = [p.strip() for p in re.split(r"\bwith\b|\band\b|,|;", low) if p.strip()]
+    if not parts or not any(w in _NORMAL_STATE_WORDS for w in _WORD.findall(low)):
+        return False
+    return all((_WORD.findall(p) or [""])[0] in _NORMAL_STATE_LEADS for p in parts)
 
 
 #: Words of ancestry descriptions ("African American man", "Ashkenazi Jewish descent").

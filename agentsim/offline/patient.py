@@ -49,8 +49,19 @@ _TEST_WORDS = re.compile(
     r"(showed|revealed))\b",
     re.IGNORECASE,
 )
-_PLACEHOLDER = re.compile(r"the suspected condition", re.IGNORECASE)
+# Case-writer notes about missing information ("Information not provided", "Details not provided",
+# "Birth history ... unreported") are not something a patient says.
+_PLACEHOLDER = re.compile(r"the suspected condition|\b(?:not provided|unreported|not (?:been )?reported|not mentioned|"
+                          r"no mention of|not specified|not documented|not available|does not provide|"
+                          r"no (?:provided )?information|no details|(?:details|information|history) provided)\b",
+                          re.IGNORECASE)
 
+#: Questions about the whole social history, answered with all of it.
+_BROAD_SOCIAL = re.compile(r"social history|lifestyle|habits|about your life|daily life", re.I)
+_RELATIVE = re.compile(r"\b(family|relatives?|father|mother|brothers?|sisters?|siblings?|parents?|grand(?:father|"
+                       r"mother|parents?)|aunts?|uncles?|cousins?|twin)\b", re.I)
+_RELATIVE_ILLNESS = re.compile(r"\b(died|death|history|diagnosed|had|has|have|conditions?|diseases?|illness\w*|"
+                               r"cancer|malignan\w*|similar|suffer\w*|affected)\b", re.I)
 _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("allergies", re.compile(r"\ballerg", re.I)),
     ("meds", re.compile(r"\b(medications?|medicines?|meds|pills|prescri\w*|supplements?|tablets|"
@@ -253,7 +264,10 @@ class OfflinePatient:
                             ("social_history", "social"), ("family_history", "family"),
                             ("review_of_systems", "ros")):
             for s in _sentences(getattr(f, attr)):
-                add(s, topic)
+                # Case writers often put "Her mother had breast cancer" under social or past history;
+                # the patient tells it when asked about the family.
+                family = topic in ("social", "pmh") and _RELATIVE.search(s) and _RELATIVE_ILLNESS.search(s)
+                add(s, "family" if family else topic)
         self.facts = facts
         self._keys = [(k, neg, i) for i, fact in enumerate(facts) for k, neg in fact.keys if k]
         self._key_tokens = [set(content_tokens(k)) for k, _, _ in self._keys]
@@ -334,6 +348,8 @@ class OfflinePatient:
 
     def _topic(self, topic: str, question: str, targets: list[str]) -> str:
         idx = [i for i, f in enumerate(self.facts) if f.topic == topic]
+        if topic == "social" and idx and _BROAD_SOCIAL.search(question):
+            return " ".join(self._say(i) for i in idx)
         if topic == "social" and targets:
             # "Do you smoke?" is answered from the smoking sentence only, "no" when there is none.
             chosen: list[int] = []
@@ -343,8 +359,6 @@ class OfflinePatient:
                     chosen.append(j)
             if chosen:
                 return " ".join(self._say(i) for i in chosen)
-            if re.search(r"social history|lifestyle|habits|about your life", question, re.I) and idx:
-                return " ".join(self._say(i) for i in idx)
             if not _YES_NO_START.match(question.strip()):
                 return "Nothing special to mention."
             return "No." if idx else self._pick(_UNKNOWN_HISTORY)

@@ -64,6 +64,7 @@ from agentsim.offline.findings import (
     embed_phrases,
     is_ancestry,
     is_demographic,
+    is_normal_state,
     matcher_signature,
     normalize_text,
     split_clauses,
@@ -80,6 +81,8 @@ if TYPE_CHECKING:
 ASKABLE_KINDS = frozenset({"symptom", "history", "risk_factor"})
 #: Finding kinds whose absence from everything said counts as weak evidence against them.
 UNMENTIONED_KINDS = frozenset({"symptom", "sign", "history", "risk_factor"})
+#: P(finding | some other disease) of a normal state such as "clear lungs": a typical patient shows one
+NORMAL_STATE_BASE_RATE = 0.5
 #: Finding kind given to a test's characteristic result.
 TEST_KIND = "test"
 _NORMAL_RESULT = re.compile(
@@ -204,12 +207,17 @@ class KBIndex:
         kind_floor = {"risk_factor": 0.15, "history": 0.1}
         floors = np.array([kind_floor.get(k, 0.0) for k in m.finding_kind], dtype=np.float32)
         floors[self.demographic] = 0.4
+        #: findings of a normal state ("normal lung examination"): most patients with another disease show
+        #: them too, however few KB diseases list them
+        self.normal_state = np.array([is_normal_state(t) for t in m.finding_text], dtype=bool)
+        floors[self.normal_state] = NORMAL_STATE_BASE_RATE
         self.base_floor = floors
         ancestry = np.array([is_ancestry(t) for t in m.finding_text], dtype=bool)
-        self.askable &= ~self.demographic & ~m.inverted & ~ancestry
-        #: findings an unmentioned absence counts against (not age/sex, which are always "mentioned")
+        self.askable &= ~self.demographic & ~m.inverted & ~ancestry & ~self.normal_state
+        #: findings an unmentioned absence counts against (not age/sex, which are always "mentioned"; not
+        #: normal states, which case descriptions leave out)
         self.expected = (np.array([k in UNMENTIONED_KINDS for k in m.finding_kind], dtype=bool) & ~self.demographic
-                         & ~m.inverted)
+                         & ~m.inverted & ~self.normal_state)
         self.names: dict[str, int] = {}
         for di, d in enumerate(self.diseases):
             for nm in [d.name, *d.synonyms, d.id.replace("_", " ")]:
