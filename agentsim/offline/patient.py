@@ -125,6 +125,13 @@ _LEAD_VERBS = re.compile(r"^(?:the patient|patient|he|she|they|the child|the bab
                          r"the boy|the girl|the mother|the father)\s+", re.I)
 
 
+# Third-person verbs of social and past history that follow a comma or "and" in a case sentence.
+_CONJOINED_VERB = re.compile(
+    r"((?:,|\band)\s+(?:also\s+|occasionally\s+|rarely\s+)?)(is|has|does|drinks|smokes|works|lives|uses|exercises|"
+    r"follows|enjoys|spends|reports|denies|consumes|takes|attends|plays|eats|walks|runs|travels|sleeps|"
+    r"studies|cares|volunteers|owns|keeps)\b")
+
+
 def _agree(verb: str) -> str:
     low = verb.lower()
     if low in _VERB_FIX:
@@ -180,6 +187,9 @@ def first_person(sentence: str) -> str:
     s = re.sub(r"\b(told|gave|asked|to|for|with|helped|sent|saw|brought|took) her\b", r"\1 me", s, flags=re.I)
     s = re.sub(r"\b(his|her)\b", "my", s, flags=re.I)
     s = re.sub(r"\bI (\w+)\b", lambda m: "I " + _agree(m.group(1)), s)
+    if s.startswith("I "):
+        # "I don't smoke, drinks alcohol socially": the verbs joined to the first one agree with "I" too
+        s = _CONJOINED_VERB.sub(lambda m: m.group(1) + _agree(m.group(2)), s)
     s = re.sub(r"\bI've had (a |an )?(\w+) (\w+ )?history of\b", "I've had", s)
     s = s[0].upper() + s[1:]
     if s[-1] not in ".!?":
@@ -250,9 +260,12 @@ class OfflinePatient:
                 text = f"I have {_lower_first(sym.name)}" + (f", {sym.detail}" if sym.detail and
                                                              _speakable(sym.detail) else "")
                 fact = _Fact(text=_sentence_case(text), topic="symptom")
-                for c in split_clauses(sym.name):
+                clauses = split_clauses(sym.name)
+                for c in clauses:
                     fact.keys.append((c.text, c.negated))
-                fact.keys.append((normalize_text(sym.name), False))
+                if not any(c.negated for c in clauses):
+                    # the whole name as one key; a listed "No fever" must not answer "fever?" with yes
+                    fact.keys.append((normalize_text(sym.name), False))
                 facts.append(fact)
         for d in f.denied_symptoms:
             if _speakable(d):
