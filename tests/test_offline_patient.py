@@ -202,3 +202,17 @@ def test_a_symptom_listed_as_absent_is_denied_and_joined_verbs_agree() -> None:
     assert ask(p, "Have you had a dry cough?").startswith("Yes")
     assert first_person("Non-smoker, drinks alcohol socially.") == "I don't smoke, drink alcohol socially."
     assert first_person("Patient lives alone and is recently retired.") == "I live alone and am recently retired."
+
+
+def test_a_near_miss_is_told_as_what_the_patient_has_not_as_yes_or_no() -> None:
+    from agentsim.offline.doctor import answer_polarity
+    from agentsim.scenario import PatientFacts, Symptom
+    from agentsim.views import PatientView
+
+    facts = PatientFacts(demographics="40-year-old woman", symptoms=[Symptom(name="Severe headache")])
+    p = OfflinePatient(embedder=HashingEmbedder())
+    asyncio.run(p.start(PatientView(opening_line="I have a headache.", facts=facts), seed=0))
+    answer = ask(p, "Have you had a severe throbbing headache?")
+    assert "severe headache" in answer and not answer.startswith(("Yes", "No"))
+    # the doctor reads it as neither a yes nor a denial of the throbbing headache
+    assert answer_polarity(answer, "severe throbbing headache")[0] is None

@@ -40,6 +40,8 @@ MATCH_HI = 0.90
 MATCH_LO = 0.70
 #: Combined match confidence needed to answer "yes"/"no" from a fact rather than "not noticed".
 ANSWER_THRESHOLD = 0.5
+#: Confidence above which a near miss is told as what the patient does have (not as a yes).
+RELATED_THRESHOLD = 0.15
 
 _TEST_WORDS = re.compile(
     r"\b(biops\w*|x-?rays?|radiograph\w*|ct|mri|scan|scans|ultrasound\w*|ecg|ekg|electrocardiogra\w*|echocardiogra\w*|"
@@ -429,9 +431,16 @@ class OfflinePatient:
         parts: list[str] = []
         denied: list[str] = []
         unknown: list[str] = []
+        related: list[str] = []
         for t in targets:
             j, conf, neg, key = self._match_key(t)
-            if j is None or conf < ANSWER_THRESHOLD:
+            if j is not None and not neg and RELATED_THRESHOLD <= conf < ANSWER_THRESHOLD:
+                # "A throbbing headache?" -> "I've had a severe headache.": the patient tells what they
+                # have that comes close, without a yes to the words they cannot vouch for.
+                text = self._focused(j, key)
+                if text not in related:
+                    related.append(text)
+            elif j is None or conf < ANSWER_THRESHOLD:
                 unknown.append(t)
             elif neg:
                 denied.append(self.facts[j].spoken.get(key, key))
@@ -445,7 +454,9 @@ class OfflinePatient:
             out.append("Yes. " + " ".join(parts))
         if denied:
             out.append(("No, I haven't had " if not parts else "But I haven't had ") + _join(denied) + ".")
-        if unknown and not parts and not denied:
+        if related:
+            out.append(("Well, " if not parts and not denied else "Also, ") + " ".join(related))
+        if unknown and not parts and not denied and not related:
             out.append(self._pick(_UNKNOWN_HISTORY if history else _UNKNOWN_SYMPTOM))
         elif unknown:
             out.append("Nothing else like that.")
