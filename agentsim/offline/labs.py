@@ -221,10 +221,15 @@ _UNIT = re.compile(r"\s*((?:x\s*10\^?\d+/l)|[a-zμµ/%^0-9.]*)", re.IGNORECASE)
 _PART_OF_RATIO = re.compile(r"\s*(?:/|ratio\b|index\b|clearance\b)", re.I)
 
 
+# Tumour markers named "CA" plus a number: "CA-125 15 U/mL" is not a calcium of 125.
+_CA_MARKER = re.compile(r"\bca[- ]?(?:19-9|125|15-3|27[.-]29|72-4|242|50)\b", re.I)
+
+
 def read_values(text: str) -> list[LabFinding]:
     """Every recognised value in ``text`` with its meaning (first occurrence of each analyte)."""
     out: list[LabFinding] = []
     seen: set[str] = set()
+    text = _CA_MARKER.sub("tumour marker", text)
     for m in _BP.finditer(text):
         for phrase, neg, abn in _bp(text[m.end(): m.end() + 25]):
             if "blood pressure" not in seen:
