@@ -89,6 +89,10 @@ def test_lab_values_become_words() -> None:
     assert read_values("WBC 7.2 x10^9/L, platelets 250 x10^9/L") == []
     # a ratio's parts are not values of their own
     assert read_values("Urine albumin/creatinine ratio 8 mg/g; BUN/creatinine ratio 25") == []
+    # a word result is the result; the next number belongs to another test ("pulse pressure" is no pulse)
+    assert read_values("vitamin B12 normal, 25-OH vitamin D 31 ng/mL") == []
+    assert [v.text for v in read_values("Wide pulse pressure, temperature 38.2 C")] == ["fever"]
+    assert read_values("serum-ascites albumin gradient 1.6 g/dL") == []
     # tumour markers named "CA" are not calcium
     assert read_values("CEA 1.8 ng/mL, CA 19-9 12 U/mL, CA-125 15 U/mL") == []
     assert [v.text for v in read_values("CA-125 450 U/mL, Ca 11.6 mg/dL")] == ["hypercalcemia"]

@@ -96,7 +96,7 @@ def _bp(text: str) -> list[tuple[str, bool, bool]]:
 
 _ANALYTES: tuple[_Analyte, ...] = (
     _Analyte("temperature", r"\b(?:temperature|temp|t)\b", _temp, 20),
-    _Analyte("heart rate", r"\b(?:heart rate|pulse rate|pulse|hr)\b",
+    _Analyte("heart rate", r"\b(?:heart rate|pulse rate|pulse(?!\s+(?:pressure|oximetry|ox|deficit)\b)|hr)\b",
              _range(50, 100, "bradycardia", "tachycardia", negate_normal="tachycardia"), 20),
     _Analyte("respiratory rate", r"\b(?:respiratory rate|respiration rate|rr|breathing rate)\b",
              _range(10, 22, "bradypnea", "tachypnea"), 20),
@@ -218,7 +218,10 @@ _URINE_PROTEIN = re.compile(r"\b(?:urine |urinary )?protein\W{0,6}(?:[1-4]\s*\+|
 _UNIT = re.compile(r"\s*((?:x\s*10\^?\d+/l)|[a-zμµ/%^0-9.]*)", re.IGNORECASE)
 
 
-_PART_OF_RATIO = re.compile(r"\s*(?:/|ratio\b|index\b|clearance\b)", re.I)
+_PART_OF_RATIO = re.compile(r"\s*(?:/|ratio\b|index\b|clearance\b|gradient\b)", re.I)
+# "vitamin B12 normal, 25-OH vitamin D 31": the result is the word; the next number is another test's.
+_WORD_RESULT = re.compile(r"[\s:=(),-]*(?:normal|low|high|elevated|raised|reduced|decreased|increased|negative|"
+                          r"positive|unremarkable|within|not)\b", re.I)
 
 
 # Tumour markers named "CA" plus a number: "CA-125 15 U/mL" is not a calcium of 125.
@@ -240,7 +243,7 @@ def read_values(text: str) -> list[LabFinding]:
             continue
         for m in rx.finditer(text):
             tail = text[m.end(): m.end() + analyte.window]
-            if _PART_OF_RATIO.match(tail) or text[max(0, m.start() - 1): m.start()] == "/":
+            if _PART_OF_RATIO.match(tail) or _WORD_RESULT.match(tail) or text[max(0, m.start() - 1): m.start()] == "/":
                 # "albumin/creatinine ratio 8 mg/g" is not a creatinine of 8
                 continue
             # The number must follow the name closely: "Hemoglobin: 8.2 g/dL", "HR 110", "WBC count of 14,000".
