@@ -149,3 +149,26 @@ def test_unmentioned_typical_findings_count_as_weak_denials(index: KBIndex) -> N
     assert denied.log_scores()[i] < counting.log_scores()[i]
     # age and sex are never "unmentioned"
     assert not (index.expected & index.demographic).any()
+
+
+def test_a_finding_listed_twice_by_one_disease_counts_once(tmp_path, index: KBIndex) -> None:
+    # "leukocytosis" as a finding and as the CBC's characteristic result is one piece of evidence.
+    import json
+
+    def disease(did: str, twice: bool) -> dict:
+        tests = [{"test": "CBC", "result": "leukocytosis", "sensitivity": 0.8, "specificity": 0.6}] if twice else []
+        return {"id": did, "name": did.title(), "specialty": "infectious_disease", "prevalence": "common",
+                "findings": [{"text": "leukocytosis", "kind": "lab", "frequency": 0.8},
+                             {"text": "productive cough", "kind": "symptom", "frequency": 0.8},
+                             {"text": "pleuritic chest pain", "kind": "symptom", "frequency": 0.5}],
+                "tests": tests}
+
+    (tmp_path / "k.json").write_text(json.dumps({"source": "general textbook knowledge", "specialty_group": "id",
+                                                 "diseases": [disease("once", False), disease("twice", True)]}),
+                                     encoding="utf-8")
+    small = KBIndex(load_kb(tmp_path), index.embedder, default_catalog())
+    d = Differential(small)
+    d.observe_text("White cell count 18,000/mm3.")
+    scores = d.log_scores()
+    assert len(small.restated) == 1
+    assert scores[0] == pytest.approx(scores[1], abs=1e-5)

@@ -9,18 +9,21 @@ their best-matching finding's frequency (for the commonest wording of the findin
 The second part is the finding's commonness across medicine: "fatigue", listed by one disease
 in ten, is shown by many patients whose disease's entry leaves it out, and without it such
 findings weighed as much as a pathognomonic one. Floors: 0.15 for risk factors, 0.1 for history
-items and 0.4 for age/sex descriptions such as "older man", which every patient of that age and
-sex shows. For each finding the matcher gives the strongest evidence that it is present
+items, 0.4 for age/sex descriptions such as "older man", which every patient of that age and
+sex shows, and 0.5 for normal states such as "clear lung examination", which most patients show
+however few KB entries list them (they are neither asked about nor held against a disease when
+unmentioned). For each finding the matcher gives the strongest evidence that it is present
 (``pos_j``) or absent (``neg_j``), each in ``[0, 1]``, and
 
     log score(D) = prior(D) + s * sum_{j in D} [pos_j * log(p_j / b_j) + neg_j * log(P_abs(j) / (1 - b_j))]
                    + test(D) + hints(D)
 
 where ``P_abs(j) = max(1 - p_j, absent_floor)`` keeps one denial from eliminating a disease and
-``s`` (``evidence_scale`` < 1) tempers naive Bayes' overconfidence. Two rules keep the sum
+``s`` (``evidence_scale`` < 1) tempers naive Bayes' overconfidence. Three rules keep the sum
 honest: each clause counts for at most one finding of a disease (so "headache" does not count
-three times for a disease listing "headache", "throbbing headache" and "morning headache"), and
-each finding counts once however often it is mentioned (opening line, history, answers). A
+three times for a disease listing "headache", "throbbing headache" and "morning headache"), each
+finding counts once however often it is mentioned (opening line, history, answers), and a disease
+that lists one finding twice (as a finding and as a test's result) counts it once. A
 finding stated as an absence ("no fever") is scored with the polarity flipped. A symptom, sign,
 history item or risk factor nobody mentioned counts as a weak denial (``unmentioned_weight``): a
 case description or a thorough history names a disease's typical findings, so a disease whose
@@ -218,6 +221,9 @@ class KBIndex:
         #: normal states, which case descriptions leave out)
         self.expected = (np.array([k in UNMENTIONED_KINDS for k in m.finding_kind], dtype=bool) & ~self.demographic
                          & ~m.inverted & ~self.normal_state)
+        #: (finding, the earlier finding of the same disease it restates): "elevated creatine kinase" listed
+        #: both as a finding and as a test's result is one piece of evidence, not two
+        self.restated = _restated_findings(m)
         self.names: dict[str, int] = {}
         for di, d in enumerate(self.diseases):
             for nm in [d.name, *d.synonyms, d.id.replace("_", " ")]:
@@ -315,6 +321,24 @@ def kb_index(kb: KnowledgeBase | None = None, catalog: TestCatalog | None = None
         except ConfigError:
             catalog = None
     return _index_for(ByIdentity(kb or default_kb()), ByIdentity(catalog))
+
+
+def _restated_findings(m: FindingMatcher, min_cosine: float = 0.9) -> np.ndarray:
+    """(k, 2) pairs (j, i), i < j: finding j of a disease says what its finding i says."""
+    emb = m.phrases.emb[m.primary_phrase]
+    pairs: list[tuple[int, int]] = []
+    root: dict[int, int] = {}
+    starts = np.flatnonzero(np.r_[True, m.finding_disease[1:] != m.finding_disease[:-1]])
+    for lo, hi in zip(starts, [*starts[1:], m.n_findings], strict=True):
+        if hi - lo < 2:
+            continue
+        sims = emb[lo:hi] @ emb[lo:hi].T
+        for b in range(1, hi - lo):
+            a = int(np.argmax(sims[b, :b]))
+            if sims[b, a] >= min_cosine and m.inverted[lo + a] == m.inverted[lo + b]:
+                root[lo + b] = root.get(lo + a, lo + a)
+                pairs.append((lo + b, root[lo + b]))
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
 class Differential:
@@ -516,7 +540,13 @@ class Differential:
             # thorough history would usually mention a disease's typical findings).
             mentioned = np.maximum(self.pos, self.neg)
             neg = np.maximum(neg, w * (1.0 - mentioned) * self.index.expected)
-        return pos * self._lr_pos + neg * self._lr_neg
+        scores = pos * self._lr_pos + neg * self._lr_neg
+        # A restated finding counts once, by whichever of the two wordings says most.
+        for j, i in self.index.restated:
+            if abs(scores[j]) > abs(scores[i]):
+                scores[i] = scores[j]
+            scores[j] = 0.0
+        return scores
 
     def log_scores(self) -> np.ndarray:
         """Unnormalised log posterior of every disease."""
