@@ -541,10 +541,15 @@ class Differential:
             mentioned = np.maximum(self.pos, self.neg)
             neg = np.maximum(neg, w * (1.0 - mentioned) * self.index.expected)
         scores = pos * self._lr_pos + neg * self._lr_neg
-        # A restated finding counts once, by whichever of the two wordings says most.
-        for j, i in self.index.restated:
-            if abs(scores[j]) > abs(scores[i]):
-                scores[i] = scores[j]
+        # A restated finding counts once, by whichever wording says most.
+        restated = self.index.restated
+        if len(restated):
+            j, i = restated[:, 0], restated[:, 1]
+            best = np.abs(scores)
+            np.maximum.at(best, i, np.abs(scores[j]))
+            stronger = np.abs(scores[j]) > np.abs(scores[i])
+            scores[i[stronger]] = scores[j[stronger]]
+            scores[i] = np.copysign(best[i], scores[i])
             scores[j] = 0.0
         return scores
 
