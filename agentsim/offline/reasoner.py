@@ -545,11 +545,11 @@ class Differential:
         restated = self.index.restated
         if len(restated):
             j, i = restated[:, 0], restated[:, 1]
+            strength = np.abs(scores[j])
             best = np.abs(scores)
-            np.maximum.at(best, i, np.abs(scores[j]))
-            stronger = np.abs(scores[j]) > np.abs(scores[i])
-            scores[i[stronger]] = scores[j[stronger]]
-            scores[i] = np.copysign(best[i], scores[i])
+            np.maximum.at(best, i, strength)
+            wins = (strength >= best[i]) & (strength > np.abs(scores[i]))
+            scores[i[wins]] = scores[j[wins]]
             scores[j] = 0.0
         return scores
 
