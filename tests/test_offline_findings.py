@@ -93,6 +93,11 @@ def test_lab_values_become_words() -> None:
     assert read_values("vitamin B12 normal, 25-OH vitamin D 31 ng/mL") == []
     assert [v.text for v in read_values("Wide pulse pressure, temperature 38.2 C")] == ["fever"]
     assert read_values("serum-ascites albumin gradient 1.6 g/dL") == []
+    # a bare "T" is a temperature only with a temperature's number and unit
+    assert [v.text for v in read_values("T 38.5 C")] == ["fever"]
+    assert read_values("CD4 T cells 150/uL; T-score -2.8") == []
+    assert [(v.analyte, v.negated) for v in read_values("troponin T 6 ng/L")] == [("troponin", True)]
+    assert [v.text for v in read_values("K+ 6.1, Na+ 128")] == ["hyponatremia", "hyperkalemia"]
     # tumour markers named "CA" are not calcium
     assert read_values("CEA 1.8 ng/mL, CA 19-9 12 U/mL, CA-125 15 U/mL") == []
     assert [v.text for v in read_values("CA-125 450 U/mL, Ca 11.6 mg/dL")] == ["hypercalcemia"]

@@ -95,7 +95,7 @@ def _bp(text: str) -> list[tuple[str, bool, bool]]:
 
 
 _ANALYTES: tuple[_Analyte, ...] = (
-    _Analyte("temperature", r"\b(?:temperature|temp|t)\b", _temp, 20),
+    _Analyte("temperature", r"\b(?:temperature|temp\b|t(?=\s*[:=]?\s*\d{2,3}(?:\.\d+)?\s*°?\s*[cf]\b))\b", _temp, 20),
     _Analyte("heart rate", r"\b(?:heart rate|pulse rate|pulse(?!\s+(?:pressure|oximetry|ox|deficit)\b)|hr)\b",
              _range(50, 100, "bradycardia", "tachycardia", negate_normal="tachycardia"), 20),
     _Analyte("respiratory rate", r"\b(?:respiratory rate|respiration rate|rr|breathing rate)\b",
@@ -111,8 +111,9 @@ _ANALYTES: tuple[_Analyte, ...] = (
     _Analyte("platelets", r"\b(?:platelet count|platelets|plt)\b",
              _range(150, 450, "thrombocytopenia", "thrombocytosis", scale=_per_thousand), 25),
     _Analyte("mcv", r"\b(?:mcv|mean corpuscular volume)\b", _range(80, 100, "microcytosis", "macrocytosis"), 20),
-    _Analyte("sodium", r"\b(?:sodium|na\+?)\b", _range(135, 145, "hyponatremia", "hypernatremia"), 15),
-    _Analyte("potassium", r"\b(?:potassium|k\+?)\b", _range(3.5, 5.1, "hypokalemia", "hyperkalemia"), 15),
+    _Analyte("sodium", r"\b(?:sodium\b|na\+(?=[\s:=]|$)|na\b)", _range(135, 145, "hyponatremia", "hypernatremia"), 15),
+    _Analyte("potassium", r"\b(?:potassium\b|k\+(?=[\s:=]|$)|k\b)",
+             _range(3.5, 5.1, "hypokalemia", "hyperkalemia"), 15),
     _Analyte("bicarbonate", r"\b(?:bicarbonate|hco3-?|bicarb)\b",
              _range(22, 29, "low bicarbonate metabolic acidosis", "high bicarbonate metabolic alkalosis"), 15),
     _Analyte("calcium", r"\b(?:calcium|ca2?\+?)\b",
