@@ -648,6 +648,10 @@ class FindingMatcher:
         self.inverted = np.array(inverted, dtype=bool)
         self.finding_disease = np.array([f.disease for f in specs], dtype=np.int64)
         self.n_findings = len(specs)
+        new_disease = np.r_[True, self.finding_disease[1:] != self.finding_disease[:-1]]
+        #: index of the first finding of each disease's run of findings, and each finding's run number
+        self.disease_starts = np.flatnonzero(new_disease)
+        self.run_of_finding = np.cumsum(new_disease) - 1
         self.n_diseases = n_diseases
         self.phrases = PhraseIndex(list(phrase_ids), embedder, f"{tag}-phrases")
         order = np.argsort(np.array(pairs_f), kind="stable")
@@ -693,7 +697,7 @@ class FindingMatcher:
         out = np.zeros((*values.shape[:-1], self.n_diseases), dtype=np.float32)
         if self.n_findings == 0:
             return out
-        starts = np.flatnonzero(np.r_[True, self.finding_disease[1:] != self.finding_disease[:-1]])
+        starts = self.disease_starts
         red = np.maximum.reduceat(values, starts, axis=-1)
         out[..., self.finding_disease[starts]] = red
         return out

@@ -328,7 +328,7 @@ def _restated_findings(m: FindingMatcher, min_cosine: float = 0.9) -> np.ndarray
     emb = m.phrases.emb[m.primary_phrase]
     pairs: list[tuple[int, int]] = []
     root: dict[int, int] = {}
-    starts = np.flatnonzero(np.r_[True, m.finding_disease[1:] != m.finding_disease[:-1]])
+    starts = m.disease_starts
     for lo, hi in zip(starts, [*starts[1:], m.n_findings], strict=True):
         if hi - lo < 2:
             continue
@@ -359,9 +359,6 @@ class Differential:
         self.tests_done: dict[str, str] = {}
         # KB test index -> how clearly an observed result showed its characteristic result (0..1)
         self.test_shown: dict[int, float] = {}
-        m_starts = np.flatnonzero(np.r_[True, m.finding_disease[1:] != m.finding_disease[:-1]])
-        self._seg_of_finding = np.cumsum(np.r_[False, m.finding_disease[1:] != m.finding_disease[:-1]])
-        self._seg_starts = m_starts
         # Ties between equally matched findings of one disease go to the more frequent one.
         self._tiebreak = (m.finding_freq * 1e-3).astype(np.float32)
         base = np.clip(np.maximum(index.base_rate + cfg.listing_leak * index.listing_rate, index.base_floor),
@@ -458,13 +455,14 @@ class Differential:
         """
         if conf.size == 0:
             return conf
+        m = self.index.matcher
         adjusted = np.where(conf > 0, conf + self._tiebreak[None, :], 0.0)
-        seg_max = np.maximum.reduceat(adjusted, self._seg_starts, axis=1)[:, self._seg_of_finding]
+        seg_max = np.maximum.reduceat(adjusted, m.disease_starts, axis=1)[:, m.run_of_finding]
         keep = (adjusted >= seg_max) & (conf > 0)
         # exact ties: keep the first finding of the disease
         csum = np.cumsum(keep, axis=1)
         before = np.concatenate([np.zeros((keep.shape[0], 1), dtype=csum.dtype), csum[:, :-1]], axis=1)
-        seg_base = before[:, self._seg_starts][:, self._seg_of_finding]
+        seg_base = before[:, m.disease_starts][:, m.run_of_finding]
         keep &= (csum - seg_base) == 1
         return np.where(keep, conf, 0.0).astype(np.float32)
 
