@@ -167,6 +167,18 @@ def test_antonyms_do_not_match(matcher: FindingMatcher) -> None:
     assert conf[0, 3] == 0.0  # hypotension is not hypertension
 
 
+def test_opposite_sides_durations_and_courses_do_not_match() -> None:
+    from agentsim.offline.findings import PhraseIndex
+
+    phrases = PhraseIndex(["right lower quadrant pain", "morning stiffness less than 30 minutes", "chronic cough",
+                           "free air on upright film"], HashingEmbedder(), tag="test")
+    conf = phrases.lexical(["left lower quadrant pain", "morning stiffness more than an hour", "acute cough",
+                            "free air under the left hemidiaphragm"])
+    assert conf[0, 0] == 0.0 and conf[1, 1] == 0.0 and conf[2, 2] == 0.0
+    # sides are whole words: "upright" does not say "right"
+    assert conf[3, 3] > 0.0
+
+
 def test_findings_stated_as_absence_are_inverted(matcher: FindingMatcher) -> None:
     assert matcher.inverted.tolist() == [False, False, False, False, True, False]
     # "no fever" is matched through its positive wording; the reasoner flips the polarity

@@ -66,7 +66,7 @@ LEX_HI = 0.95
 #: Exponent of the precision factor of the lexical score (0 ignores how much of the text a phrase explains).
 LEX_PRECISION_POWER = 0.25
 #: Bumped whenever matching changes, so that cached matrices derived from it are rebuilt.
-MATCHER_VERSION = 7
+MATCHER_VERSION = 8
 #: Joined runs of fragments longer than this many words are not formed.
 MAX_CLAUSE_WORDS = 30
 #: Texts longer than this many words are matched by words only: their embedding is diluted anyway,
@@ -443,7 +443,11 @@ _SUFFIXES = ("izations", "ization", "ations", "ation", "ities", "ity", "nesses",
 _ANTONYMS = [("hyper", "hypo"), ("tachy", "brady"), ("increas", "decreas"), ("high", "low"), ("elevat", "low"),
              ("elevat", "decreas"), ("gain", "loss"), ("loss", "gain"), ("macro", "micro"), ("excess", "defici"),
              ("over", "under"), ("hyper", "normo"), ("upper", "lower"), ("raised", "low"), ("dilat", "constrict"),
-             ("mydriasis", "miosis"), ("diarrhea", "constipation"), ("insomnia", "hypersomnia")]
+             ("mydriasis", "miosis"), ("diarrhea", "constipation"), ("insomnia", "hypersomnia"),
+             ("more than", "less than"), ("longer than", "shorter than"), ("unilateral", "bilateral"),
+             ("acute", "chronic"), ("productive", "dry"), ("painless", "painful"), ("proximal", "distal"),
+             (r"\bleft\b", r"\bright\b")]
+_ANTONYM_RES = [(re.compile(x), re.compile(y)) for x, y in _ANTONYMS]
 
 
 def stem(word: str) -> str:
@@ -467,8 +471,10 @@ def content_tokens(text: str) -> list[str]:
 
 def _antonym_flags(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(n, k) flags: text contains the first / second member of each antonym pair."""
-    xs = np.array([[x in t for x, _ in _ANTONYMS] for t in texts], dtype=np.float32).reshape(len(texts), -1)
-    ys = np.array([[y in t for _, y in _ANTONYMS] for t in texts], dtype=np.float32).reshape(len(texts), -1)
+    xs = np.array([[bool(x.search(t)) for x, _ in _ANTONYM_RES] for t in texts],
+                  dtype=np.float32).reshape(len(texts), -1)
+    ys = np.array([[bool(y.search(t)) for _, y in _ANTONYM_RES] for t in texts],
+                  dtype=np.float32).reshape(len(texts), -1)
     return xs, ys
 
 
