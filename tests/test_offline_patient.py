@@ -195,11 +195,15 @@ def test_a_symptom_listed_as_absent_is_denied_and_joined_verbs_agree() -> None:
     from agentsim.scenario import PatientFacts, Symptom
     from agentsim.views import PatientView
 
-    facts = PatientFacts(demographics="60-year-old man", symptoms=[Symptom(name="No fever"), Symptom(name="Dry cough")])
+    facts = PatientFacts(demographics="60-year-old man", symptoms=[Symptom(name="No fever"), Symptom(name="Dry cough"),
+                                                                   Symptom(name="Left lower abdominal pain")])
     p = OfflinePatient(embedder=HashingEmbedder())
     asyncio.run(p.start(PatientView(opening_line="I have a cough.", facts=facts), seed=0))
     assert ask(p, "Have you had a fever?").startswith("No")
     assert ask(p, "Have you had a dry cough?").startswith("Yes")
+    assert not ask(p, "Have you had a productive cough?").startswith("Yes")
+    assert ask(p, "Any left lower abdominal pain?").startswith("Yes")
+    assert not ask(p, "Any right lower abdominal pain?").startswith("Yes")
     assert first_person("Non-smoker, drinks alcohol socially.") == "I don't smoke, drink alcohol socially."
     assert first_person("Patient lives alone and is recently retired.") == "I live alone and am recently retired."
 

@@ -487,6 +487,11 @@ def _antonym_conflicts(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np
     return (only_ax @ only_by.T + only_ay @ only_bx.T) > 0
 
 
+def opposed(a: str, b: str) -> bool:
+    """True when two (normalised) texts take opposite sides of an antonym pair ("left ..." / "right ...")."""
+    return bool(_antonym_conflicts(_antonym_flags([a]), _antonym_flags([b]))[0, 0])
+
+
 # --- embeddings -------------------------------------------------------------------------------------
 
 

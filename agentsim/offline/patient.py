@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agentsim.offline.findings import MAX_EMBED_WORDS, content_tokens, normalize_text, split_clauses
+from agentsim.offline.findings import MAX_EMBED_WORDS, content_tokens, normalize_text, opposed, split_clauses
 from agentsim.participants import Message, Reply
 from agentsim.views import PatientView
 
@@ -413,7 +413,7 @@ class OfflinePatient:
         best: tuple[float, int, bool] = (0.0, -1, False)
         best_key = ""
         for r, (k, neg, fi) in enumerate(self._keys):
-            if restrict is not None and fi not in restrict:
+            if (restrict is not None and fi not in restrict) or opposed(norm, k):
                 continue
             lex = len(toks & self._key_tokens[r]) / len(toks) if toks else 0.0
             emb = float(np.clip((sims[r] - MATCH_LO) / (MATCH_HI - MATCH_LO), 0.0, 1.0))
