@@ -469,12 +469,11 @@ def content_tokens(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(text.lower()) if (w not in STOPWORDS and len(w) > 2) or w in _KEEP_SHORT]
 
 
-def _antonym_flags(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def antonym_flags(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(n, k) flags: text contains the first / second member of each antonym pair."""
-    xs = np.array([[bool(x.search(t)) for x, _ in _ANTONYM_RES] for t in texts],
-                  dtype=np.float32).reshape(len(texts), -1)
-    ys = np.array([[bool(y.search(t)) for _, y in _ANTONYM_RES] for t in texts],
-                  dtype=np.float32).reshape(len(texts), -1)
+    shape = (len(texts), len(_ANTONYM_RES))
+    xs = np.array([[bool(x.search(t)) for x, _ in _ANTONYM_RES] for t in texts], dtype=np.float32).reshape(shape)
+    ys = np.array([[bool(y.search(t)) for _, y in _ANTONYM_RES] for t in texts], dtype=np.float32).reshape(shape)
     return xs, ys
 
 
@@ -487,9 +486,11 @@ def _antonym_conflicts(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np
     return (only_ax @ only_by.T + only_ay @ only_bx.T) > 0
 
 
-def opposed(a: str, b: str) -> bool:
-    """True when two (normalised) texts take opposite sides of an antonym pair ("left ..." / "right ...")."""
-    return bool(_antonym_conflicts(_antonym_flags([a]), _antonym_flags([b]))[0, 0])
+def opposed(text: str, others: Sequence[str] | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """(len(others),) True where ``text`` and another (normalised) text take opposite sides of an antonym
+    pair ("left ..." / "right ..."). ``others`` may be given as :func:`antonym_flags` of the texts."""
+    flags = others if isinstance(others, tuple) else antonym_flags(others)
+    return _antonym_conflicts(antonym_flags([text]), flags)[0]
 
 
 # --- embeddings -------------------------------------------------------------------------------------
@@ -529,7 +530,7 @@ def _veto_antonyms(conf: np.ndarray, texts: Sequence[str], flags: tuple[np.ndarr
     cols = np.flatnonzero(conf.any(axis=0))
     if cols.size == 0:
         return
-    sub = _antonym_conflicts(_antonym_flags(texts), (flags[0][cols], flags[1][cols]))
+    sub = _antonym_conflicts(antonym_flags(texts), (flags[0][cols], flags[1][cols]))
     if sub.any():
         block = conf[:, cols]
         block[sub] = 0.0
@@ -552,7 +553,7 @@ class PhraseIndex:
         self.idf = {t: math.log(1.0 + n / (1.0 + c)) for t, c in df.items()}
         self._default_idf = math.log(1.0 + n)
         self.weight = np.array([sum(self.idf[t] for t in toks) for toks in self.tokens], dtype=np.float32)
-        self._flags = _antonym_flags(self.phrases)
+        self._flags = antonym_flags(self.phrases)
         self.inverted: dict[str, list[int]] = {}
         for i, toks in enumerate(self.tokens):
             for t in toks:

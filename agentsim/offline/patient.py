@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agentsim.offline.findings import MAX_EMBED_WORDS, content_tokens, normalize_text, opposed, split_clauses
+from agentsim.offline.findings import (
+    MAX_EMBED_WORDS,
+    antonym_flags,
+    content_tokens,
+    normalize_text,
+    opposed,
+    split_clauses,
+)
 from agentsim.participants import Message, Reply
 from agentsim.views import PatientView
 
@@ -286,6 +293,7 @@ class OfflinePatient:
         self.facts = facts
         self._keys = [(k, neg, i) for i, fact in enumerate(facts) for k, neg in fact.keys if k]
         self._key_tokens = [set(content_tokens(k)) for k, _, _ in self._keys]
+        self._key_flags = antonym_flags([k for k, _, _ in self._keys])
         self._key_vecs = None
         if self._keys:
             # Long keys are matched by words only (see agentsim.offline.findings.MAX_EMBED_WORDS).
@@ -412,8 +420,10 @@ class OfflinePatient:
             sims = self._key_vecs @ self._emb().encode_one(norm)
         best: tuple[float, int, bool] = (0.0, -1, False)
         best_key = ""
+        # "right lower abdominal pain?" is not confirmed by "left lower abdominal pain"
+        conflict = opposed(norm, self._key_flags)
         for r, (k, neg, fi) in enumerate(self._keys):
-            if (restrict is not None and fi not in restrict) or opposed(norm, k):
+            if (restrict is not None and fi not in restrict) or conflict[r]:
                 continue
             lex = len(toks & self._key_tokens[r]) / len(toks) if toks else 0.0
             emb = float(np.clip((sims[r] - MATCH_LO) / (MATCH_HI - MATCH_LO), 0.0, 1.0))
