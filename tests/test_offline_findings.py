@@ -127,10 +127,13 @@ def test_demographic_findings_are_recognised() -> None:
 
 def test_normal_states_are_recognised() -> None:
     for text in ("normal lung examination", "clear lungs on chest X-ray", "negative blood cultures",
-                 "afebrile with normal exam", "otherwise healthy"):
+                 "afebrile with normal exam", "otherwise healthy", "normal PT and aPTT",
+                 "normal white count and inflammatory markers", "distance vision normal",
+                 "few findings on auscultation"):
         assert is_normal_state(text), text
     for text in ("normal anion gap metabolic acidosis", "absent reflexes", "no fever", "chest pain",
-                 "hyponatremia with normal potassium", "clear fluid from the nose"):
+                 "hyponatremia with normal potassium", "clear fluid from the nose", "clear lungs with wheezing",
+                 "short stature with normal growth velocity", "normal strength between attacks"):
         assert not is_normal_state(text), text
 
 

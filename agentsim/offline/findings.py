@@ -212,10 +212,25 @@ def is_normal_state(text: str) -> bool:
     low = text.lower()
     if _ABNORMAL_QUALIFIER.search(low):
         return False
-    parts = [p.strip() for p in re.split(r"\bwith\b|\band\b|,|;", low) if p.strip()]
-    if not parts or not any(w in _NORMAL_STATE_WORDS for w in _WORD.findall(low)):
+    if _FEW_FINDINGS.match(low):
+        return True
+    words = _WORD.findall(low)
+    if not words or not any(w in _NORMAL_STATE_WORDS for w in words):
         return False
-    return all((_WORD.findall(p) or [""])[0] in _NORMAL_STATE_LEADS for p in parts)
+    if words[-1] in _NORMAL_STATE_WORDS and len(words) <= 4 and not re.search(r"\bwith\b|\band\b|,|;", low):
+        return True  # "distance vision normal"
+    out = []
+    for group in re.split(r"\bwith\b|,|;", low):
+        # "normal PT and aPTT", "normal hemoglobin and platelets": a short item joined by "and" shares the lead
+        items = [p.strip() for p in re.split(r"\band\b", group) if p.strip()]
+        for k, p in enumerate(items):
+            ws = _WORD.findall(p)
+            out.append(bool(ws) and (ws[0] in _NORMAL_STATE_LEADS or (k > 0 and len(ws) <= 2 and
+                                                                        items[0].split()[0] in _NORMAL_STATE_LEADS)))
+    return bool(out) and all(out)
+
+
+_FEW_FINDINGS = re.compile(r"^(?:few|minimal|scant)\s+(?:\w+\s+)?(?:findings|signs)\b")
 
 
 #: Words of ancestry descriptions ("African American man", "Ashkenazi Jewish descent").
