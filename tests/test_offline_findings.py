@@ -10,6 +10,7 @@ import pytest
 from offline_fixtures import HashingEmbedder
 
 from agentsim.offline.findings import (
+    PART_ALIAS_WEIGHT,
     FindingMatcher,
     FindingSpec,
     is_demographic,
@@ -180,6 +181,15 @@ def test_opposite_sides_durations_and_courses_do_not_match() -> None:
     assert conf[0, 0] == 0.0 and conf[1, 1] == 0.0 and conf[2, 2] == 0.0
     # sides are whole words: "upright" does not say "right"
     assert conf[3, 3] > 0.0
+
+
+def test_an_alias_naming_one_part_of_a_conjunction_shows_it_only_partly() -> None:
+    specs = [FindingSpec(text="hypertension and tachycardia", aliases=("high blood pressure", "fast heart rate"),
+                         frequency=0.8, kind="sign", disease=0)]
+    m = FindingMatcher(specs, 1, HashingEmbedder(), tag="test")
+    assert m.match(["hypertension"])[0, 0] == pytest.approx(PART_ALIAS_WEIGHT)
+    # a denial of one part denies the whole
+    assert m.match(["hypertension"], negated=True)[0, 0] == pytest.approx(1.0)
 
 
 def test_findings_stated_as_absence_are_inverted(matcher: FindingMatcher) -> None:

@@ -66,7 +66,10 @@ LEX_HI = 0.95
 #: Exponent of the precision factor of the lexical score (0 ignores how much of the text a phrase explains).
 LEX_PRECISION_POWER = 0.25
 #: Bumped whenever matching changes, so that cached matrices derived from it are rebuilt.
-MATCHER_VERSION = 8
+MATCHER_VERSION = 9
+#: Evidence weight of an alias that names one part of an "A and B" finding ("high blood pressure" for
+#: "hypertension and tachycardia").
+PART_ALIAS_WEIGHT = 0.5
 #: Joined runs of fragments longer than this many words are not formed.
 MAX_CLAUSE_WORDS = 30
 #: Texts longer than this many words are matched by words only: their embedding is diluted anyway,
@@ -622,6 +625,20 @@ class PhraseIndex:
         return np.maximum(self.lexical(texts), self.embedding(texts, vecs))
 
 
+def _and_conjuncts(text: str) -> list[set[str]]:
+    """Content words of each part of a (normalised) finding stated as "A and B" (empty unless it is one)."""
+    if re.search(r"\bor\b|/", text):
+        return []
+    parts = [set(content_tokens(p)) for p in re.split(r"\band\b|,", text)]
+    parts = [p for p in parts if p]
+    return parts if len(parts) >= 2 else []
+
+
+def _names_one_conjunct(alias: str, conjuncts: list[set[str]]) -> bool:
+    words = set(content_tokens(alias))
+    return bool(words) and any(words <= part for part in conjuncts)
+
+
 _NEGATED_FINDING = re.compile(r"^(?:no|absence of|absent|without|lack of|not|never)\s+(?=\w)")
 
 
@@ -653,6 +670,7 @@ class FindingMatcher:
         phrase_ids: dict[str, int] = {}
         pairs_f: list[int] = []
         pairs_p: list[int] = []
+        pairs_part: list[bool] = []
         inverted: list[bool] = []
         for j, f in enumerate(specs):
             texts = [normalize_text(x).strip() for x in [f.text, *f.aliases]]
@@ -662,12 +680,14 @@ class FindingMatcher:
             inverted.append(neg)
             if neg:
                 texts = [_NEGATED_FINDING.sub("", t) for t in texts if _NEGATED_FINDING.match(t)]
+            conjuncts = _and_conjuncts(texts[0])
             for k, ph in enumerate(dict.fromkeys(texts)):
                 # A bare location alias ("back" for "lesions on the trunk") would match any mention of it.
                 if not ph or (k > 0 and is_location_only(ph)):
                     continue
                 pairs_f.append(j)
                 pairs_p.append(phrase_ids.setdefault(ph, len(phrase_ids)))
+                pairs_part.append(k > 0 and _names_one_conjunct(ph, conjuncts))
         self.finding_text = [f.text for f in specs]
         self.finding_freq = np.array([f.frequency for f in specs], dtype=np.float32)
         self.finding_kind = [f.kind for f in specs]
@@ -689,33 +709,45 @@ class FindingMatcher:
         self.pair_starts = np.flatnonzero(np.r_[True, pf[1:] != pf[:-1]])
         #: phrase id of each finding's own text (its first phrase)
         self.primary_phrase = self.pair_phrase[self.pair_starts]
-        self._rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # "high blood pressure" as an alias of "hypertension and tachycardia" states half of it: it shows the
+        # finding only partly, though its denial denies the whole
+        self._pair_weight = np.where(np.array(pairs_part, dtype=bool)[order], PART_ALIAS_WEIGHT,
+                                     1.0).astype(np.float32)
+        self._has_part = bool((self._pair_weight < 1.0).any())
+        self._rows: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = {}
         self._rows_max = 50_000
 
-    def phrase_to_finding(self, phrase_conf: np.ndarray) -> np.ndarray:
-        """Reduce (n, n_phrases) phrase confidences to (n, n_findings) by the max over each finding's phrases."""
+    def phrase_to_finding(self, phrase_conf: np.ndarray, negated: bool = False) -> np.ndarray:
+        """Reduce (n, n_phrases) phrase confidences to (n, n_findings) by the max over each finding's phrases.
+
+        An alias naming one part of an "A and B" finding counts :data:`PART_ALIAS_WEIGHT` as evidence of
+        presence and fully as a denial (``negated``).
+        """
         if phrase_conf.shape[0] == 0:
             return np.zeros((0, self.n_findings), dtype=np.float32)
         gathered = phrase_conf[:, self.pair_phrase]
+        if not negated and self._has_part:
+            gathered = gathered * self._pair_weight
         return np.maximum.reduceat(gathered, self.pair_starts, axis=1)
 
-    def match(self, texts: Sequence[str]) -> np.ndarray:
+    def match(self, texts: Sequence[str], negated: bool = False) -> np.ndarray:
         """(len(texts), n_findings) confidence that each (normalised) text states each finding.
 
-        Rows are memoised per text (sparse), since the same clauses ("fever", a normal result)
-        recur across episodes; matching is a pure function of the text.
+        ``negated`` texts are denials (see :meth:`phrase_to_finding`). Rows are memoised per text
+        (sparse), since the same clauses ("fever", a normal result) recur across episodes; matching
+        is a pure function of the text.
         """
         out = np.zeros((len(texts), self.n_findings), dtype=np.float32)
-        missing = [t for t in dict.fromkeys(texts) if t not in self._rows]
+        missing = [t for t in dict.fromkeys(texts) if (t, negated) not in self._rows]
         if missing:
-            rows = self.phrase_to_finding(self.phrases.match(missing))
+            rows = self.phrase_to_finding(self.phrases.match(missing), negated=negated)
             if len(self._rows) + len(missing) > self._rows_max:
                 self._rows.clear()
             for t, row in zip(missing, rows, strict=True):
                 nz = np.flatnonzero(row)
-                self._rows[t] = (nz, row[nz])
+                self._rows[(t, negated)] = (nz, row[nz])
         for r, t in enumerate(texts):
-            nz, vals = self._rows[t]
+            nz, vals = self._rows[(t, negated)]
             out[r, nz] = vals
         return out
 

@@ -438,13 +438,19 @@ class Differential:
         """Fold already split clauses into the evidence."""
         if not clauses:
             return
-        conf = self._one_finding_per_disease(self.index.matcher.match([c.text for c in clauses]))
+        m = self.index.matcher
         w = np.array([c.weight for c in clauses], dtype=np.float32)[:, None]
         neg = np.array([c.negated for c in clauses], dtype=bool)
-        if (~neg).any():
-            self.pos = np.maximum(self.pos, (conf[~neg] * w[~neg]).max(axis=0))
-        if neg.any():
-            self.neg = np.maximum(self.neg, (conf[neg] * w[neg]).max(axis=0))
+        for denial in (False, True):
+            rows = np.flatnonzero(neg == denial)
+            if rows.size == 0:
+                continue
+            conf = self._one_finding_per_disease(m.match([clauses[r].text for r in rows], negated=denial))
+            seen = (conf * w[rows]).max(axis=0)
+            if denial:
+                self.neg = np.maximum(self.neg, seen)
+            else:
+                self.pos = np.maximum(self.pos, seen)
         self.clauses.extend(clauses)
 
     def _one_finding_per_disease(self, conf: np.ndarray) -> np.ndarray:
