@@ -175,10 +175,10 @@ def test_opposite_sides_durations_and_courses_do_not_match() -> None:
     from agentsim.offline.findings import PhraseIndex
 
     phrases = PhraseIndex(["right lower quadrant pain", "morning stiffness less than 30 minutes", "chronic cough",
-                           "free air on upright film"], HashingEmbedder(), tag="test")
+                           "free air on upright film", "crackles over one lung"], HashingEmbedder(), tag="test")
     conf = phrases.lexical(["left lower quadrant pain", "morning stiffness more than an hour", "acute cough",
-                            "free air under the left hemidiaphragm"])
-    assert conf[0, 0] == 0.0 and conf[1, 1] == 0.0 and conf[2, 2] == 0.0
+                            "free air under the left hemidiaphragm", "bilateral crackles over the lungs"])
+    assert conf[0, 0] == 0.0 and conf[1, 1] == 0.0 and conf[2, 2] == 0.0 and conf[4, 4] == 0.0
     # sides are whole words: "upright" does not say "right"
     assert conf[3, 3] > 0.0
 

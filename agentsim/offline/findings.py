@@ -462,7 +462,8 @@ _ANTONYMS = [("hyper", "hypo"), ("tachy", "brady"), ("increas", "decreas"), ("hi
              ("elevat", "decreas"), ("gain", "loss"), ("loss", "gain"), ("macro", "micro"), ("excess", "defici"),
              ("over", "under"), ("hyper", "normo"), ("upper", "lower"), ("raised", "low"), ("dilat", "constrict"),
              ("mydriasis", "miosis"), ("diarrhea", "constipation"), ("insomnia", "hypersomnia"),
-             ("more than", "less than"), ("longer than", "shorter than"), ("unilateral", "bilateral"),
+             ("more than", "less than"), ("longer than", "shorter than"),
+             (r"\bunilateral|\bone[- ](?:side|lung|leg|arm|eye|ear|limb)\b", r"\bbilateral|\bboth\b"),
              ("acute", "chronic"), ("productive", "dry"), ("painless", "painful"), ("proximal", "distal"),
              (r"\bleft\b", r"\bright\b")]
 _ANTONYM_RES = [(re.compile(x), re.compile(y)) for x, y in _ANTONYMS]
