@@ -204,6 +204,9 @@ _ABNORMAL_QUALIFIER = re.compile(
     r"infiltrates?|carcinoma|cysts?|sepsis|meningitis|endocarditis|disability|regression|despite|then|after|when|"
     r"between|not|except|only|but|no)\b")
 
+#: "few findings on auscultation": the KB's way of saying the examination is (nearly) normal
+_FEW_FINDINGS = re.compile(r"^(?:few|minimal|scant)\s+(?:\w+\s+)?(?:findings|signs)\b")
+
 
 def is_normal_state(text: str) -> bool:
     """True for findings that describe a normal state ("normal lung examination", "negative blood cultures").
@@ -231,9 +234,6 @@ def is_normal_state(text: str) -> bool:
             out.append(bool(ws) and (ws[0] in _NORMAL_STATE_LEADS or (k > 0 and len(ws) <= 2 and
                                                                         items[0].split()[0] in _NORMAL_STATE_LEADS)))
     return bool(out) and all(out)
-
-
-_FEW_FINDINGS = re.compile(r"^(?:few|minimal|scant)\s+(?:\w+\s+)?(?:findings|signs)\b")
 
 
 #: Words of ancestry descriptions ("African American man", "Ashkenazi Jewish descent").
@@ -660,7 +660,8 @@ class FindingMatcher:
 
     Findings are numbered in order (disease by disease); ``finding_disease[j]`` is the index of
     the disease finding ``j`` belongs to. A finding's phrases are its text and its aliases after
-    :func:`normalize_text`.
+    :func:`normalize_text`; an alias naming one part of an "A and B" finding shows it at
+    :data:`PART_ALIAS_WEIGHT`.
     """
 
     def __init__(self, specs: Sequence[FindingSpec], n_diseases: int, embedder: TextEmbedder, tag: str = "kb"):
