@@ -505,10 +505,9 @@ def _antonym_conflicts(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np
     return (only_ax @ only_by.T + only_ay @ only_bx.T) > 0
 
 
-def opposed(text: str, others: Sequence[str] | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """(len(others),) True where ``text`` and another (normalised) text take opposite sides of an antonym
-    pair ("left ..." / "right ..."). ``others`` may be given as :func:`antonym_flags` of the texts."""
-    flags = others if isinstance(others, tuple) else antonym_flags(others)
+def opposed(text: str, flags: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """(n,) True where ``text`` and each of n (normalised) texts, given as their :func:`antonym_flags`, take
+    opposite sides of an antonym pair ("left ..." / "right ...")."""
     return _antonym_conflicts(antonym_flags([text]), flags)[0]
 
 
