@@ -172,3 +172,39 @@ def test_a_finding_listed_twice_by_one_disease_counts_once(tmp_path, index: KBIn
     scores = d.log_scores()
     assert len(small.restated) == 1
     assert scores[0] == pytest.approx(scores[1], abs=1e-5)
+
+
+def test_a_normal_result_counts_once_and_weakly(tmp_path, index: KBIndex) -> None:
+    # A normal troponin denies "elevated troponin", the KB test's characteristic result. It counts against
+    # the disease once (through the test) and, read from a report of any name, no more than the floor:
+    # a simulated case lists only its key tests, so an unlisted test comes back normal.
+    import json
+
+    disease = {"id": "mi", "name": "Mi", "specialty": "cardiology", "prevalence": "common",
+               "findings": [{"text": t, "kind": "symptom", "frequency": 0.8}
+                            for t in ("crushing chest pain", "sweating", "pain spreading to the left arm")],
+               "tests": [{"test": "troponin", "result": "elevated troponin", "sensitivity": 0.95,
+                          "specificity": 0.9}]}
+    other = {"id": "gerd", "name": "Gerd", "specialty": "gastroenterology", "prevalence": "common",
+             "findings": [{"text": t, "kind": "symptom", "frequency": 0.8}
+                          for t in ("heartburn", "sour taste in the mouth", "pain after meals")], "tests": []}
+    (tmp_path / "k.json").write_text(json.dumps({"source": "general textbook knowledge", "specialty_group": "c",
+                                                 "diseases": [disease, other]}), encoding="utf-8")
+    small = KBIndex(load_kb(tmp_path), index.embedder, default_catalog())
+    floor = float(np.log(ReasonerConfig().test_negative_floor))
+    normal = "Troponin I 3 ng/L (99th percentile < 16)."
+
+    def shift(d: Differential) -> float:
+        s = d.log_scores()
+        return float(s[0] - s[1] - (before[0] - before[1]))
+
+    before = Differential(small).log_scores()
+    ordered = Differential(small)
+    ordered.observe_test("troponin", normal)
+    assert ordered.test_scores()[0] == pytest.approx(floor, abs=1e-5)
+    assert shift(ordered) == pytest.approx(floor, abs=1e-4)
+
+    in_a_report = Differential(small)
+    in_a_report.observe_text(normal)
+    assert in_a_report.neg[small.tests[0].finding] == pytest.approx(1.0)
+    assert shift(in_a_report) == pytest.approx(floor, abs=1e-4)

@@ -36,6 +36,8 @@ typical findings are all missing should not win on one shared generic finding.
   infarction). An abnormal result in other words than the KB's is not held against D (the
   matcher may have missed a paraphrase). Characteristic results that *are* seen count through the
   matcher: every KB test result is also a finding of its disease with frequency = sensitivity.
+  Their absence counts here only, not again as a denied finding; and a denied lab or imaging
+  finding (a normal value read from any report) weighs no more than ``test_negative_floor``.
 * ``hints(D)``: soft evidence from outside the KB, e.g. retrieved similar cases or image labels.
 
 Numbers are read, not matched as words: "Platelet count: 18,000/mm3" becomes "thrombocytopenia"
@@ -88,6 +90,9 @@ UNMENTIONED_KINDS = frozenset({"symptom", "sign", "history", "risk_factor"})
 NORMAL_STATE_BASE_RATE = 0.5
 #: Finding kind given to a test's characteristic result.
 TEST_KIND = "test"
+#: Finding kinds that are results (a test's characteristic result, a lab or imaging finding): their absence
+#: weighs no more than a normal result of a test the case may not list (``test_negative_floor``).
+RESULT_KINDS = frozenset({TEST_KIND, "lab", "imaging"})
 _NORMAL_RESULT = re.compile(
     r"\b(normal|unremarkable|negative|no abnormalit\w*|no acute|within normal limits|not detected|no growth|"
     r"non-?reactive|clear lungs?|clear lung fields|lungs? (?:are )?clear)\b", re.IGNORECASE)
@@ -371,7 +376,11 @@ class Differential:
         # the concept itself, so the absence is common (1 - base) and its presence rare (base).
         inv = m.inverted
         self._lr_pos = np.log(p / np.where(inv, 1.0 - base, base))
-        self._lr_neg = np.log(np.maximum(1.0 - p, cfg.absent_floor) / np.where(inv, base, 1.0 - base))
+        lr_neg = np.log(np.maximum(1.0 - p, cfg.absent_floor) / np.where(inv, base, 1.0 - base))
+        # A normal troponin read from a report denies "mildly elevated troponin"; as evidence it is a normal
+        # result like any other, so it is floored as test_scores() floors a KB test's normal result.
+        result = np.array([k in RESULT_KINDS for k in m.finding_kind], dtype=bool) & ~inv
+        self._lr_neg = np.where(result, np.maximum(lr_neg, np.log(cfg.test_negative_floor)), lr_neg)
         self.prior = self._prior()
 
     def _prior(self) -> np.ndarray:
@@ -544,6 +553,10 @@ class Differential:
             # thorough history would usually mention a disease's typical findings).
             mentioned = np.maximum(self.pos, self.neg)
             neg = np.maximum(neg, w * (1.0 - mentioned) * self.index.expected)
+        if self.test_shown:
+            # The result of an ordered KB test already counts against its disease in test_scores(): once only.
+            counted = [f for f in (self.index.tests[i].finding for i in self.test_shown) if f >= 0 and not inv[f]]
+            neg[counted] = 0.0
         scores = pos * self._lr_pos + neg * self._lr_neg
         # A restated finding counts once, by whichever wording says most.
         restated = self.index.restated
