@@ -18,7 +18,7 @@ from agentsim.offline.findings import (
     normalize_text,
     split_clauses,
 )
-from agentsim.offline.labs import read_values, states_value
+from agentsim.offline.labs import is_bare_measurement, read_values, states_value
 
 
 def polarity(text: str) -> dict[str, bool]:
@@ -103,6 +103,33 @@ def test_lab_values_become_words() -> None:
     assert read_values("CEA 1.8 ng/mL, CA 19-9 12 U/mL, CA-125 15 U/mL") == []
     assert [v.text for v in read_values("CA-125 450 U/mL, Ca 11.6 mg/dL")] == ["hypercalcemia"]
     assert states_value("glucose 5.2 mmol/l") and not states_value("cough for 3 weeks")
+
+
+def test_values_of_other_body_fluids_are_not_blood_values() -> None:
+    # a urine sodium of 10 is no hyponatremia, a urine pH of 6.0 no acidosis, a CSF white count of 1 no leukopenia
+    assert [v.text for v in read_values("Urine sodium 10 mmol/L; serum sodium 128 mmol/L")] == ["hyponatremia"]
+    assert read_values("Clear yellow, specific gravity 1.015, pH 6.0", "Urinalysis") == []
+    assert read_values("Vaginal pH 4.2, no clue cells") == []
+    assert read_values("Small volume clear fluid: WBC 150/uL, no crystals", "Arthrocentesis") == []
+    assert read_values("WBC 1/uL, RBC 0/uL, protein 35 mg/dL, glucose 62 mg/dL", "CSF analysis") == []
+    # CSF is read against CSF limits, by the test's name or by the words before the values
+    meningitis = "WBC 1,250/uL, protein 180 mg/dL, glucose 22 mg/dL"
+    assert {v.text for v in read_values(meningitis, "Lumbar puncture")} == {
+        "csf pleocytosis", "low csf glucose", "elevated csf protein"}
+    assert {v.text for v in read_values("CSF: " + meningitis + ". Serum glucose 300 mg/dL.")} == {
+        "csf pleocytosis", "low csf glucose", "elevated csf protein", "hyperglycemia"}
+
+
+def test_units_and_names_that_look_like_other_values() -> None:
+    assert read_values("Coronary calcium score 0. No coronary stenosis.") == []
+    assert read_values("PT 12.1 s, INR 1.0, aPTT 30 s, fibrinogen 3.0 g/L.") == []
+    assert [v.text for v in read_values("Fibrinogen 90 mg/dL")] == ["low fibrinogen"]
+    assert [v.text for v in read_values("Total cholesterol 7.8 mmol/L, HDL 2.1 mmol/L")] == [
+        "hypercholesterolemia high cholesterol"]
+    # "mmHg" and "mmol" are not millimetres: such a number only reports a value
+    assert is_bare_measurement("intraocular pressure 15 mmhg right")
+    assert is_bare_measurement("sweat chloride 18 mmol/l")
+    assert not is_bare_measurement("endometrium 12 mm") and not is_bare_measurement("2.5-cm mass")
 
 
 def test_a_closing_negative_negates_the_list_before_it() -> None:

@@ -5,7 +5,9 @@ module finds common analytes by name, reads the number after them (with a few un
 conversions), and compares it with adult reference limits from general clinical knowledge. It
 returns findings in words ("thrombocytopenia", "fever") that the finding matcher can use, plus
 negated words for normal vital signs ("no fever"). Limits are deliberately coarse: they decide
-whether a value is clearly abnormal, not how abnormal.
+whether a value is clearly abnormal, not how abnormal. The limits are blood's: a value of another
+body fluid (urine, CSF, joint fluid; named before it or by the test) is not read as a blood value,
+and CSF cells, protein and glucose have CSF limits of their own.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ _ANALYTES: tuple[_Analyte, ...] = (
              _range(3.5, 5.1, "hypokalemia", "hyperkalemia"), 15),
     _Analyte("bicarbonate", r"\b(?:bicarbonate|hco3-?|bicarb)\b",
              _range(22, 29, "low bicarbonate metabolic acidosis", "high bicarbonate metabolic alkalosis"), 15),
-    _Analyte("calcium", r"\b(?:calcium|ca2?\+?)\b",
+    _Analyte("calcium", r"\b(?:calcium|ca2?\+?)\b(?!\s+score)",
              _range(8.5, 10.5, "hypocalcemia", "hypercalcemia", scale=lambda v, u: v * 4 if v < 4 else v), 15),
     _Analyte("glucose", r"\b(?:glucose|blood sugar|glycemia)\b",
              _range(65, 140, "hypoglycemia", "hyperglycemia",
@@ -144,7 +146,9 @@ _ANALYTES: tuple[_Analyte, ...] = (
     _Analyte("albumin", r"\b(?:albumin)\b",
              _range(3.4, None, "hypoalbuminemia", "", scale=lambda v, u: v / 10 if v > 10 else v), 15),
     _Analyte("ferritin", r"\b(?:ferritin)\b", _range(15, 500, "low ferritin iron deficiency", "elevated ferritin"), 20),
-    _Analyte("ph", r"\b(?:ph)\b", _range(7.35, 7.45, "acidosis", "alkalosis"), 10),
+    # Blood pH lives in 6.8-7.8; a pH of 6.0 or 4.2 is a urine's or a vagina's, whatever the context says.
+    _Analyte("ph", r"\b(?:ph)\b", lambda v, u: _range(7.35, 7.45, "acidosis", "alkalosis")(v, u)
+             if 6.8 <= v <= 7.8 else [], 10),
     _Analyte("pco2", r"\b(?:pa?co2)\b", _range(33, 47, "hypocapnia", "hypercapnia"), 12),
     _Analyte("po2", r"\b(?:pa?o2)\b", _range(75, None, "hypoxemia", ""), 12),
     _Analyte("inr", r"\b(?:inr)\b", _range(None, 1.3, "", "prolonged inr coagulopathy"), 12),
@@ -190,11 +194,23 @@ _ANALYTES: tuple[_Analyte, ...] = (
     _Analyte("afp", r"\b(?:afp|alpha-?fetoprotein)\b", _range(None, 10, "", "elevated alpha-fetoprotein"), 15),
     _Analyte("ca-125", r"\b(?:ca-?125)\b", _range(None, 35, "", "elevated ca-125"), 12),
     _Analyte("cea", r"\b(?:cea|carcinoembryonic antigen)\b", _range(None, 5, "", "elevated cea"), 12),
+    # mmol/L values are converted (cholesterol x 38.7, triglycerides x 88.6)
+    _Analyte("total cholesterol", r"\b(?:total cholesterol|cholesterol(?:,? total)?|serum cholesterol)\b",
+             _range(None, 240, "", "hypercholesterolemia high cholesterol",
+                    scale=lambda v, u: v * 38.7 if ("mmol" in u or v < 25) else v), 20),
+    _Analyte("ldl", r"\b(?:ldl(?: cholesterol|-c)?|low-density lipoprotein)\b",
+             _range(None, 160, "", "elevated ldl cholesterol",
+                    scale=lambda v, u: v * 38.7 if ("mmol" in u or v < 25) else v), 20),
+    _Analyte("triglycerides", r"\b(?:triglycerides?|tg)\b",
+             _range(None, 500, "", "hypertriglyceridemia high triglycerides",
+                    scale=lambda v, u: v * 88.6 if ("mmol" in u or v < 20) else v), 20),
+    _Analyte("chloride", r"\b(?:chloride|cl-?)\b", _range(96, 108, "hypochloremia", "hyperchloremia"), 12),
     _Analyte("ggt", r"\b(?:ggt|gamma-?glutamyl transferase)\b", _range(None, 60, "", "elevated ggt"), 15),
     _Analyte("haptoglobin", r"\b(?:haptoglobin)\b", _range(30, None, "low haptoglobin hemolysis", ""), 15),
     _Analyte("reticulocytes", r"\b(?:reticulocytes?|reticulocyte count|retic)\b",
              _range(None, 2.5, "", "reticulocytosis"), 15),
-    _Analyte("fibrinogen", r"\b(?:fibrinogen)\b", _range(150, None, "low fibrinogen", ""), 15),
+    _Analyte("fibrinogen", r"\b(?:fibrinogen)\b",
+             _range(150, None, "low fibrinogen", "", scale=lambda v, u: v * 100 if ("g/l" in u or v < 15) else v), 15),
     _Analyte("pt", r"\b(?:prothrombin time|pt)\b", _range(None, 14.5, "", "prolonged prothrombin time"), 12),
     _Analyte("ptt", r"\b(?:aptt|ptt|partial thromboplastin time)\b", _range(None, 40, "", "prolonged ptt"), 12),
     _Analyte("vitamin b12", r"\b(?:vitamin b12|b12|cobalamin)\b", _range(200, None, "low vitamin b12", ""), 15),
@@ -212,6 +228,46 @@ _ANALYTES: tuple[_Analyte, ...] = (
              _range(None, 80, "", "alcohol intoxication elevated blood alcohol"), 20),
 )
 _COMPILED = [(a, re.compile(a.pattern, re.IGNORECASE)) for a in _ANALYTES]
+
+#: Body fluids other than blood, by the words that name them (a test's name or the words before a value).
+_SPECIMENS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("csf", re.compile(r"\b(?:csf|cerebrospinal|spinal fluid|lumbar puncture)\b", re.I)),
+    ("urine", re.compile(r"\b(?:urine|urinary|urinalysis|ua)\b", re.I)),
+    ("other", re.compile(r"\b(?:synovial|joint fluid|joint aspirate|arthrocentesis|pleural|thoracentesis|ascitic|"
+                         r"ascites|peritoneal|paracentesis|vaginal|stool|fecal|faecal|sweat|gastric|sputum|amniotic|"
+                         r"bronchoalveolar|aqueous|vitreous|saliva\w*|body fluid)\b", re.I)),
+)
+_BLOOD = re.compile(r"\b(?:serum|plasma|blood|venous|arterial|capillary)\b", re.I)
+# Where a value's own description starts: a sentence or a semicolon-separated item.
+_ITEM_START = re.compile(r"(?:[;\n]|\.\s)[^;\n]*$")
+
+
+def _specimen_of(text: str) -> str:
+    """The body fluid ``text`` names last ("csf", "urine", "other"), "blood" when it names blood, "" if none."""
+    best, where = "", -1
+    for name, rx in (*_SPECIMENS, ("blood", _BLOOD)):
+        for m in rx.finditer(text):
+            if m.start() > where:
+                best, where = name, m.start()
+    return best
+
+
+def _specimen_at(text: str, pos: int, default: str) -> str:
+    """The specimen of the value at ``pos``: the fluid its sentence or item names before it, else ``default``."""
+    item = _ITEM_START.search(text[:pos])
+    return _specimen_of(text[item.start() if item else 0: pos]) or default
+
+
+def _csf(analyte: str, value: float) -> list[str]:
+    """What a CSF value means, read against CSF limits (cells per microlitre, glucose in mg/dL)."""
+    if analyte == "white cells":
+        return ["csf pleocytosis"] if value > 5 else []
+    if analyte == "glucose":
+        return ["low csf glucose"] if value < 40 else []
+    return []
+
+
+_CSF_PROTEIN = re.compile(r"\bprotein\W{0,6}" + _NUM + r"\s*(mg/dl|g/l)?", re.I)
 _BP = re.compile(r"\b(?:blood pressure|bp)\b", re.IGNORECASE)
 _URINE_RBC = re.compile(r"\b(?:rbcs?|red blood cells|erythrocytes)\W{0,15}(\d+)(?:\s*[-–]\s*\d+)?\s*/\s*hpf", re.I)
 _URINE_WBC = re.compile(r"\b(?:wbcs?|white blood cells|leukocytes)\W{0,15}(\d+)(?:\s*[-–]\s*\d+)?\s*/\s*hpf", re.I)
@@ -229,11 +285,17 @@ _WORD_RESULT = re.compile(r"[\s:=(),-]*(?:normal|low|high|elevated|raised|reduce
 _CA_MARKER = re.compile(r"\bca[- ]?(?:19-9|125|15-3|27[.-]29|72-4|242|50)\b", re.I)
 
 
-def read_values(text: str) -> list[LabFinding]:
-    """Every recognised value in ``text`` with its meaning (first occurrence of each analyte)."""
+def read_values(text: str, context: str = "") -> list[LabFinding]:
+    """Every recognised value in ``text`` with its meaning (first occurrence of each analyte).
+
+    ``context`` names where the text comes from (a test's name, "CSF analysis"). A value in a body
+    fluid other than blood, by the words before it or else by the context, is not a blood value: a
+    urine sodium of 20 is no hyponatremia. CSF cells, protein and glucose are read against CSF limits.
+    """
     out: list[LabFinding] = []
     seen: set[str] = set()
     text = _CA_MARKER.sub("tumour marker", text)
+    default = _specimen_of(context) if context else ""
     for m in _BP.finditer(text):
         for phrase, neg, abn in _bp(text[m.end(): m.end() + 25]):
             if "blood pressure" not in seen:
@@ -257,8 +319,13 @@ def read_values(text: str) -> list[LabFinding]:
                 continue
             unit_m = _UNIT.match(tail[nm.end():])
             unit = unit_m.group(1).lower() if unit_m else ""
-            results = analyte.rule(value, unit)
-            for phrase, neg, abn in results:
+            specimen = _specimen_at(text, m.start(), default)
+            if specimen in ("csf", "urine", "other"):
+                # not a blood value; a later mention of the analyte may be ("urine sodium 10, serum sodium 128")
+                for phrase in (_csf(analyte.name, value) if specimen == "csf" else []):
+                    out.append(LabFinding(analyte=f"csf {analyte.name}", value=value, text=phrase))
+                continue
+            for phrase, neg, abn in analyte.rule(value, unit):
                 out.append(LabFinding(analyte=analyte.name, value=value, text=phrase, negated=neg, abnormal=abn))
             seen.add(analyte.name)
             break
@@ -268,6 +335,11 @@ def read_values(text: str) -> list[LabFinding]:
             out.append(LabFinding(analyte=word, value=float(m.group(1)), text=word))
     if _URINE_PROTEIN.search(text):
         out.append(LabFinding(analyte="proteinuria", value=1.0, text="proteinuria"))
+    m = _CSF_PROTEIN.search(text)
+    if m is not None and _specimen_at(text, m.start(), default) == "csf":
+        value = float(m.group(1).replace(",", ""))
+        if (value * 100 if (m.group(2) or "").lower() == "g/l" else value) > 45:
+            out.append(LabFinding(analyte="csf protein", value=value, text="elevated csf protein"))
     return out
 
 
@@ -289,7 +361,7 @@ _DESCRIPTIVE_UNIT = re.compile(
     r"cm|mm|centimet\w*|millimet\w*|inch\w*|kg|lbs?|pounds?|packs?|pack-years?|cigarettes?|drinks?|"
     r"beers?|glasses?|units? of alcohol|of \d+|out of \d+|/10|x\b|-year|-day|-week|-month|-hour|year-old|"
     r"years? old|children|pregnanc\w*|weeks? of gestation|floors?|flights?|blocks?|stairs?|steps?|meters?|"
-    r"miles?|days? ago|weeks? ago)", re.I)
+    r"miles?|days? ago|weeks? ago)(?![a-z])", re.I)
 _QUALITATIVE = re.compile(
     r"\b(high|higher|low|lower|elevat\w*|raised|increas\w*|decreas\w*|reduc\w*|positive|abnormal|"
     r"prolong\w*|markedly|severe\w*|mild\w*|moderate\w*|deficien\w*|excess\w*|detected|present|"
@@ -317,6 +389,6 @@ def is_bare_measurement(text: str) -> bool:
     return False
 
 
-def has_abnormal_value(text: str) -> bool:
-    """True when ``text`` holds at least one clearly abnormal recognised value."""
-    return any(f.abnormal for f in read_values(text))
+def has_abnormal_value(text: str, context: str = "") -> bool:
+    """True when ``text`` holds at least one clearly abnormal recognised value (see :func:`read_values`)."""
+    return any(f.abnormal for f in read_values(text, context))
