@@ -68,6 +68,23 @@ def test_negation_scope_ends_at_a_new_clause() -> None:
 
 def test_normal_statements_assert_nothing() -> None:
     assert polarity("Heart sounds normal. Lungs unremarkable.") == {}
+    # normal results in other words, and organs merely listed, state no finding either
+    assert polarity("Alert and oriented; mucous membranes moist; percussion resonant; full range of motion. "
+                    "Cornea clear, retina attached. Liver, spleen and gallbladder unremarkable.") == {}
+    assert polarity("Moist crackles at both bases.") == {"moist crackles at both bases": False}
+
+
+def test_a_test_named_before_negative_for_is_no_finding() -> None:
+    # "urea breath test" must not match "positive urea breath test"
+    assert polarity("Urea breath test negative for Helicobacter pylori.") == {"helicobacter pylori": True}
+    assert polarity("Urine drug screen negative for opioids, positive for cocaine.") == {
+        "opioids": True, "cocaine": False}
+    assert polarity("Blood cultures positive for S. aureus.")["blood cultures"] is False
+
+
+def test_a_one_letter_abbreviation_ends_no_sentence() -> None:
+    got = polarity("No Salmonella, Shigella or Shiga toxin-producing E. coli detected.")
+    assert got == {"salmonella": True, "shigella": True, "shiga toxin-producing e. coli": True}
 
 
 def test_synonyms_share_one_canonical_term() -> None:

@@ -66,7 +66,7 @@ LEX_HI = 0.95
 #: Exponent of the precision factor of the lexical score (0 ignores how much of the text a phrase explains).
 LEX_PRECISION_POWER = 0.25
 #: Bumped whenever matching changes, so that cached matrices derived from it are rebuilt.
-MATCHER_VERSION = 9
+MATCHER_VERSION = 10
 #: Evidence weight of an alias that names one part of an "A and B" finding ("high blood pressure" for
 #: "hypertension and tachycardia").
 PART_ALIAS_WEIGHT = 0.5
@@ -106,8 +106,14 @@ _SPECIAL = [
     (re.compile(r"\bun(remarkable)\b", re.I), "unremarkable"),
 ]
 _NEUTRAL = re.compile(r"\b(normal|unremarkable|within normal limits|wnl|clear to auscultation|regular rate and rhythm|"
-                      r"intact|symmetric(al)?|no abnormalit(y|ies))\b")
-_SENT_SPLIT = re.compile(r"(?<=[.!?;])\s+(?=[A-Za-z0-9(\"'])|\n+|(?<=[a-z])\.(?=[A-Z])")
+                      r"intact|symmetric(al)?|no abnormalit(y|ies)|alert|oriented|well[- ]appearing|"
+                      r"(?:mucous membranes|mucosa) (?:are )?moist|moist mucous membranes|resonant|"
+                      r"retina (?:is )?attached|"
+                      r"full (?:active|passive|painless|range|extraocular|eye movements)|appropriate for (?:age|cycle)|"
+                      r"within (?:the )?(?:[\w-]+ )?(?:reference |expected )?range|(?:testes|testicles) descended|"
+                      r"(?:cornea|conjunctivae?|lungs?|vitreous|media|lens) (?:are |is )?clear)\b")
+# "E. coli", "S. aureus": a one-letter abbreviation's period ends no sentence
+_SENT_SPLIT = re.compile(r"(?<!\b[a-z]\.)(?<=[.!?;])\s+(?=[A-Za-z0-9(\"'])|\n+|(?<=[a-z]{2})\.(?=[A-Z])")
 _SEPARATORS = ["as well as", "along with", "apart from", "aside from", "and", "or", "nor", "but", "however",
                "although", "though", "except", "yet", "while", "whereas", "which", "who", "with", "without",
                "plus", "then", "after", "before", "since", "when", "because"]
@@ -167,13 +173,19 @@ def _has_content(text: str) -> bool:
     return any(w not in STOPWORDS for w in _WORD.findall(text))
 
 
-#: Body locations: a fragment or alias that is only a place ("back", "on the forehead") states no finding.
+#: Body locations and organs: a fragment or alias that is only a place ("back", "on the forehead") or an organ
+#: a report lists as examined ("liver, spleen and gallbladder unremarkable") states no finding.
 LOCATION_WORDS = frozenset(
     """back trunk chest face facial arm arms leg legs neck head abdomen forehead hand hands foot feet body skin
     scalp cheek cheeks nose ear ears eye eyes lip lips mouth shoulder shoulders hip hips knee knees ankle ankles
     wrist wrists finger fingers toe toes thigh thighs groin buttock buttocks side sides area areas region pelvis
     shin shins calf calves elbow elbows heel heels palm palms sole soles jaw flank flanks armpit armpits torso
-    extremities extremity limb limbs upper lower front behind elsewhere both""".split())
+    extremities extremity limb limbs upper lower front behind elsewhere both
+    liver spleen pancreas gallbladder kidney kidneys bladder thyroid adrenal adrenals uterus ovary ovaries cervix
+    stomach duodenum colon bowel rectum esophagus nail nails retina cornea sclera sclerae conjunctiva conjunctivae
+    mediastinum heart lung lungs pleura marrow orbit orbits globe globes palate tonsils pharynx larynx trachea aorta
+    prostate testes testis scrotum brain ventricle ventricles intracranial spinal canal duct ducts biliary
+    tree""".split())
 
 
 #: Words of age/sex descriptions ("older man", "onset before age 40", "school-age child").
@@ -424,7 +436,9 @@ def _scan(seg: str, neg: bool) -> tuple[list[tuple[str, bool]], bool, bool]:
             cursor = end
             last_kind = "post"
             continue
-        if content_before:
+        # "urea breath test negative for H. pylori": what comes before "negative for" names a test, which is no
+        # finding (and may be positive for something else later in the sentence)
+        if content_before and not (cue == "negative for" and len(before.split()) <= 5):
             out.append((before, neg))
         if kind == "pre":
             neg = True
