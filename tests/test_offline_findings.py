@@ -227,6 +227,21 @@ def test_opposite_sides_durations_and_courses_do_not_match() -> None:
     assert conf[3, 3] > 0.0
 
 
+def test_a_quantity_that_breaks_a_stated_limit_does_not_match() -> None:
+    from agentsim.offline.findings import PhraseIndex
+
+    phrases = PhraseIndex(["morning stiffness less than 30 minutes", "morning stiffness more than 1 hour",
+                           "symptoms for more than six months", "lymph node over 1.5 cm"], HashingEmbedder(),
+                          tag="test")
+    conf = phrases.match(["morning stiffness lasting about 50 minutes", "morning stiffness for 2 hours",
+                          "symptoms for 3 weeks", "symptoms for 2 years", "a 2-cm lymph node", "morning stiffness"])
+    assert conf[0, 0] == 0.0 and conf[0, 1] == 0.0  # 50 minutes is neither under 30 minutes nor over an hour
+    assert conf[1, 1] > 0.0 and conf[1, 0] == 0.0  # hours and minutes compare
+    assert conf[2, 2] == 0.0 and conf[3, 2] > 0.0
+    assert conf[4, 3] > 0.0
+    assert conf[5, 0] > 0.0  # no quantity, no contradiction
+
+
 def test_an_alias_naming_one_part_of_a_conjunction_shows_it_only_partly() -> None:
     specs = [FindingSpec(text="hypertension and tachycardia", aliases=("high blood pressure", "fast heart rate"),
                          frequency=0.8, kind="sign", disease=0)]

@@ -20,6 +20,10 @@ text plus aliases) by two signals and keeps the stronger:
   :data:`EMBED_LO` (no match) to :data:`EMBED_HI` (certain match), with an antonym veto
   (hyper/hypo, tachy/brady, increased/decreased, ...) for pairs the model confuses.
 
+A phrase that states a limit ("morning stiffness less than 30 minutes") does not match a text whose
+quantities of that dimension all break it ("stiffness lasting about 50 minutes"; times compare
+across units).
+
 Thresholds: a first reading of phrase pairs suggested 0.72-0.90 ("bleeding gums"/"gum bleeding"
 0.90 must match; "nausea"/"vomiting" 0.77 and "weight loss"/"weight gain" 0.60 must not match
 strongly). Measured on whole cases (the reasoner handed each case at once, every shipped dev and
@@ -66,7 +70,7 @@ LEX_HI = 0.95
 #: Exponent of the precision factor of the lexical score (0 ignores how much of the text a phrase explains).
 LEX_PRECISION_POWER = 0.25
 #: Bumped whenever matching changes, so that cached matrices derived from it are rebuilt.
-MATCHER_VERSION = 10
+MATCHER_VERSION = 11
 #: Evidence weight of an alias that names one part of an "A and B" finding ("high blood pressure" for
 #: "hypertension and tachycardia").
 PART_ALIAS_WEIGHT = 0.5
@@ -557,6 +561,57 @@ def embed_phrases(embedder: TextEmbedder, phrases: Sequence[str], tag: str) -> n
 # --- matcher ----------------------------------------------------------------------------------------
 
 
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                 "ten": 10, "twelve": 12, "twenty": 20, "thirty": 30}
+#: unit -> (dimension, factor to the dimension's base unit); time is in minutes
+_UNITS = {"minutes": ("time", 1), "minute": ("time", 1), "mins": ("time", 1), "min": ("time", 1),
+          "hours": ("time", 60), "hour": ("time", 60), "hrs": ("time", 60), "hr": ("time", 60),
+          "days": ("time", 1440), "day": ("time", 1440), "weeks": ("time", 10080), "week": ("time", 10080),
+          "months": ("time", 43800), "month": ("time", 43800), "years": ("time", 525600), "year": ("time", 525600),
+          "mm": ("mm", 1), "cm": ("mm", 10), "mmhg": ("mmhg", 1), "mg/dl": ("mg/dl", 1), "mmol/l": ("mmol/l", 1),
+          "percent": ("%", 1), "%": ("%", 1), "kg": ("kg", 1), "ms": ("ms", 1)}
+_NUM_RE = r"(\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
+_UNIT_RE = r"(" + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True)) + r")(?![a-z])"
+_THRESHOLD = re.compile(r"\b(less than|under|below|shorter than|more than|over|above|greater than|longer than|"
+                        r"at least|exceeding)\s+" + _NUM_RE + r"\s*" + _UNIT_RE)
+_OR_MORE = re.compile(r"\b" + _NUM_RE + r"\s*" + _UNIT_RE + r"\s+or\s+(more|longer|greater|above|less|shorter|below)\b")
+_QUANTITY = re.compile(r"(?<![\w.])" + _NUM_RE + r"[\s-]*" + _UNIT_RE)
+_BELOW = {"less than", "under", "below", "shorter than", "less", "shorter"}
+
+
+def _number(word: str) -> float:
+    return float(_NUMBER_WORDS.get(word, word))
+
+
+def thresholds(text: str) -> list[tuple[bool, float, str]]:
+    """(upper bound?, value in base units, dimension) of each limit a finding states ("less than 30 minutes")."""
+    out = []
+    for m in _THRESHOLD.finditer(text):
+        dim, k = _UNITS[m.group(3)]
+        out.append((m.group(1) in _BELOW, _number(m.group(2)) * k, dim))
+    for m in _OR_MORE.finditer(text):
+        dim, k = _UNITS[m.group(2)]
+        out.append((m.group(3) in _BELOW, _number(m.group(1)) * k, dim))
+    return out
+
+
+def quantities(text: str) -> list[tuple[float, str]]:
+    """(value in base units, dimension) of each quantity with a unit in ``text`` ("50 minutes", "3 cm")."""
+    return [(_number(m.group(1)) * _UNITS[m.group(2)][1], _UNITS[m.group(2)][0]) for m in _QUANTITY.finditer(text)]
+
+
+def contradicts(values: Sequence[tuple[float, str]], limits: Sequence[tuple[bool, float, str]]) -> bool:
+    """True when a text's quantities break a finding's stated limit (50 minutes is not "less than 30 minutes").
+
+    Only quantities of the limit's dimension count, and all of them must break it.
+    """
+    for upper, bound, dim in limits:
+        same = [v for v, d in values if d == dim]
+        if same and all((v >= bound) if upper else (v < bound) for v in same):
+            return True
+    return False
+
+
 def _veto_antonyms(conf: np.ndarray, texts: Sequence[str], flags: tuple[np.ndarray, np.ndarray]) -> None:
     """Zero the matches where text and phrase take opposite sides of an antonym pair (in place)."""
     cols = np.flatnonzero(conf.any(axis=0))
@@ -586,6 +641,8 @@ class PhraseIndex:
         self._default_idf = math.log(1.0 + n)
         self.weight = np.array([sum(self.idf[t] for t in toks) for toks in self.tokens], dtype=np.float32)
         self._flags = antonym_flags(self.phrases)
+        #: phrase -> the limits it states ("morning stiffness less than 30 minutes")
+        self._limits = {i: lim for i, p in enumerate(self.phrases) if (lim := thresholds(p))}
         self.inverted: dict[str, list[int]] = {}
         for i, toks in enumerate(self.tokens):
             for t in toks:
@@ -636,7 +693,16 @@ class PhraseIndex:
         """(len(texts), n_phrases) match confidence: the stronger of lexical and embedding."""
         if not texts:
             return np.zeros((0, len(self.phrases)), dtype=np.float32)
-        return np.maximum(self.lexical(texts), self.embedding(texts, vecs))
+        conf = np.maximum(self.lexical(texts), self.embedding(texts, vecs))
+        if self._limits:
+            for r, text in enumerate(texts):
+                values = quantities(text)
+                if not values:
+                    continue
+                for p, limits in self._limits.items():
+                    if conf[r, p] > 0 and contradicts(values, limits):
+                        conf[r, p] = 0.0
+        return conf
 
 
 def _and_conjuncts(text: str) -> list[set[str]]:
