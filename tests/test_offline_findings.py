@@ -17,6 +17,7 @@ from agentsim.offline.findings import (
     is_normal_state,
     normalize_text,
     split_clauses,
+    split_sentences,
 )
 from agentsim.offline.labs import is_bare_measurement, read_values, states_value
 
@@ -69,7 +70,7 @@ def test_negation_scope_ends_at_a_new_clause() -> None:
 def test_normal_statements_assert_nothing() -> None:
     assert polarity("Heart sounds normal. Lungs unremarkable.") == {}
     # normal results in other words, and organs merely listed, state no finding either
-    assert polarity("Alert and oriented; mucous membranes moist; percussion resonant; full range of motion. "
+    assert polarity("Oriented x3; mucous membranes moist; percussion resonant; full range of motion. "
                     "Cornea clear, retina attached. Liver, spleen and gallbladder unremarkable.") == {}
     assert polarity("Moist crackles at both bases.") == {"moist crackles at both bases": False}
 
@@ -85,6 +86,7 @@ def test_a_test_named_before_negative_for_is_no_finding() -> None:
 def test_a_one_letter_abbreviation_ends_no_sentence() -> None:
     got = polarity("No Salmonella, Shigella or Shiga toxin-producing E. coli detected.")
     assert got == {"salmonella": True, "shigella": True, "shiga toxin-producing e. coli": True}
+    assert split_sentences("he has hepatitis b. he denies fever.") == ["he has hepatitis b.", "he denies fever."]
 
 
 def test_synonyms_share_one_canonical_term() -> None:

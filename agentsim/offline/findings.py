@@ -110,14 +110,18 @@ _SPECIAL = [
     (re.compile(r"\bun(remarkable)\b", re.I), "unremarkable"),
 ]
 _NEUTRAL = re.compile(r"\b(normal|unremarkable|within normal limits|wnl|clear to auscultation|regular rate and rhythm|"
-                      r"intact|symmetric(al)?|no abnormalit(y|ies)|alert|oriented|well[- ]appearing|"
+                      r"intact|symmetric(al)?|no abnormalit(y|ies)|alert and oriented|fully oriented|"
+                      r"oriented (?:x|times) ?(?:3|4|three|four)|well[- ]appearing|"
                       r"(?:mucous membranes|mucosa) (?:are )?moist|moist mucous membranes|resonant|"
                       r"retina (?:is )?attached|"
                       r"full (?:active|passive|painless|range|extraocular|eye movements)|appropriate for (?:age|cycle)|"
                       r"within (?:the )?(?:[\w-]+ )?(?:reference |expected )?range|(?:testes|testicles) descended|"
                       r"(?:cornea|conjunctivae?|lungs?|vitreous|media|lens) (?:are |is )?clear)\b")
-# "E. coli", "S. aureus": a one-letter abbreviation's period ends no sentence
-_SENT_SPLIT = re.compile(r"(?<!\b[a-z]\.)(?<=[.!?;])\s+(?=[A-Za-z0-9(\"'])|\n+|(?<=[a-z]{2})\.(?=[A-Z])")
+_SENT_SPLIT = re.compile(r"(?<=[.!?;])\s+(?=[A-Za-z0-9(\"'])|\n+|(?<=[a-z])\.(?=[A-Z])")
+# "E. coli", "S. aureus": a genus initial's period ends no sentence ("hepatitis B." and "vitamin A." do)
+_INITIAL = re.compile(r"(?:^|[\s(,])(?:([\w-]+)\s+)?[a-z]\.$", re.I)
+_NOT_GENUS = frozenset("hepatitis vitamin type group factor class stage grade lead phase cluster zone schedule and or "
+                       "to of".split())
 _SEPARATORS = ["as well as", "along with", "apart from", "aside from", "and", "or", "nor", "but", "however",
                "although", "though", "except", "yet", "while", "whereas", "which", "who", "with", "without",
                "plus", "then", "after", "before", "since", "when", "because"]
@@ -278,7 +282,17 @@ def is_location_only(text: str) -> bool:
 
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences (periods inside numbers such as 14.8 are kept)."""
-    return [s.strip() for s in _SENT_SPLIT.split(text) if s and s.strip()]
+    out: list[str] = []
+    for piece in _SENT_SPLIT.split(text):
+        piece = piece.strip() if piece else ""
+        if not piece:
+            continue
+        m = _INITIAL.search(out[-1]) if out else None
+        if m is not None and (m.group(1) or "").lower() not in _NOT_GENUS and piece[:1].islower():
+            out[-1] += " " + piece
+        else:
+            out.append(piece)
+    return out
 
 
 class _Frag:

@@ -253,9 +253,16 @@ def _specimen_of(text: str) -> str:
 
 
 def _specimen_at(text: str, pos: int, default: str) -> str:
-    """The specimen of the value at ``pos``: the fluid its sentence or item names before it, else ``default``."""
+    """The specimen of the value at ``pos``, else ``default``.
+
+    The fluid is named in the value's own comma-separated item ("urine sodium 20") or in a label
+    that opens its sentence ("CSF: WBC 250, glucose 25"); "Na 128, urine osmolality 100, glucose
+    300" keeps the glucose a blood value.
+    """
     item = _ITEM_START.search(text[:pos])
-    return _specimen_of(text[item.start() if item else 0: pos]) or default
+    before = text[item.start() if item else 0: pos]
+    label = before.split(":", 1)[0] if ":" in before else ""
+    return _specimen_of(before[before.rfind(",") + 1:]) or _specimen_of(label) or default
 
 
 def _csf(analyte: str, value: float) -> list[str]:
