@@ -394,8 +394,3 @@ def is_bare_measurement(text: str) -> bool:
         if not _DESCRIPTIVE_UNIT.match(text[m.end():]):
             return True
     return False
-
-
-def has_abnormal_value(text: str, context: str = "") -> bool:
-    """True when ``text`` holds at least one clearly abnormal recognised value (see :func:`read_values`)."""
-    return any(f.abnormal for f in read_values(text, context))

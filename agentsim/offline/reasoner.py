@@ -75,7 +75,7 @@ from agentsim.offline.findings import (
     split_clauses,
 )
 from agentsim.offline.kb import PREVALENCE_PRIOR, KBDisease, KnowledgeBase, default_kb
-from agentsim.offline.labs import has_abnormal_value, is_bare_measurement, read_values, states_value
+from agentsim.offline.labs import LabFinding, is_bare_measurement, read_values, states_value
 from agentsim.synonyms import normalize_dx
 
 if TYPE_CHECKING:
@@ -402,18 +402,16 @@ class Differential:
         """Read free text (answer, exam or test result) as evidence; returns the clauses used."""
         clauses = split_clauses(text, source=source, weight=weight)
         if labs:
-            clauses = self._with_values(text, clauses, source, weight)
+            clauses = self._with_values(clauses, read_values(text), source, weight)
         self.observe_clauses(clauses)
         return clauses
 
     @staticmethod
-    def _with_values(text: str, clauses: list[Clause], source: str, weight: float,
-                     context: str = "") -> list[Clause]:
-        """Replace measurement clauses by what the values mean (``context``: the test's name, if any)."""
+    def _with_values(clauses: list[Clause], values: list[LabFinding], source: str, weight: float) -> list[Clause]:
+        """Replace measurement clauses by what the values read from their text mean."""
         # "glucose 5.2 mmol/L" says nothing as words (it would match "high glucose"): its meaning
         # comes from reading the value.
         out = [c for c in clauses if not states_value(c.text) and not is_bare_measurement(c.text)]
-        values = read_values(text, context)
         for v in values:
             out.append(Clause(text=v.text, negated=v.negated, source=source, weight=weight))
         abnormal = [v.text for v in values if v.abnormal and not v.negated]
@@ -492,7 +490,8 @@ class Differential:
         w = self.config.report_negation_weight
         if w < 1.0:
             clauses = [c.model_copy(update={"weight": c.weight * w}) if c.negated else c for c in clauses]
-        clauses = self._with_values(result, clauses, source=f"test:{name}", weight=1.0, context=name)
+        values = read_values(result, name)
+        clauses = self._with_values(clauses, values, source=f"test:{name}", weight=1.0)
         self.observe_clauses(clauses)
         keys = list(keys) if keys is not None else self.index.keys_for_test_name(name)
         infos = [i for k in keys for i in self.index.tests_by_key.get(k, [])]
@@ -501,7 +500,7 @@ class Differential:
         pos_texts = [c.text for c in clauses if not c.negated]
         conf = self.index.matcher.match(pos_texts) if pos_texts else None
         # Normal: no abnormal value, and either nothing asserted or the report says it is normal.
-        normal = not has_abnormal_value(result, name) and (not pos_texts or bool(_NORMAL_RESULT.search(result)))
+        normal = not any(v.abnormal for v in values) and (not pos_texts or bool(_NORMAL_RESULT.search(result)))
         for i in infos:
             t = self.index.tests[i]
             if t.negative:
