@@ -151,6 +151,32 @@ def test_units_and_names_that_look_like_other_values() -> None:
     assert not is_bare_measurement("endometrium 12 mm") and not is_bare_measurement("2.5-cm mass")
 
 
+def test_a_normal_examination_states_no_finding() -> None:
+    # a normal state closing a list holds for every item of it; "X not raised" denies the raised X
+    assert polarity("Biceps, triceps, supinator, knee and ankle reflexes 2+ and symmetrical.") == {
+        "absent ankle reflexes": True}
+    assert polarity("Light touch, pinprick, vibration and joint position sense intact in all four limbs. "
+                    "Heart sounds S1 and S2 normal. Insight and judgement intact.") == {}
+    assert polarity("Skin warm and dry. Pupils equal and reactive to light. Neck supple, trachea central.") == {}
+    assert polarity("JVP not raised. Apex beat not displaced.") == {
+        "jugular venous pressure raised": True, "apex beat displaced": True}
+    # a list closed by a normal state of its own subject keeps its findings
+    assert polarity("Swollen red knee, other joints normal.") == {"swollen red knee": False}
+    assert polarity("She has fatigue and her blood pressure is normal.") == {"fatigue": False}
+    assert polarity("Tachycardia and otherwise normal.") == {"tachycardia": False}
+
+
+def test_normally_present_structures() -> None:
+    # absent: a finding; present: the denial of its absence; "no pathological reflexes" is no absent reflex
+    assert polarity("Cremasteric reflex absent.") == {"absent cremasteric reflex": False}
+    assert polarity("No lung sliding on the right.") == {"absent lung sliding on the right": False}
+    assert polarity("Absent thymic shadow.") == {"absent thymic shadow": False}
+    assert polarity("Pulses palpable.") == {"absent pulses": True}
+    assert polarity("Bowel sounds normal.") == {"absent bowel sounds": True}
+    assert "absent pathological reflexes" not in polarity("Normal reflexes with no pathological reflexes.")
+    assert polarity("Edema absent, rash present.") == {"edema": True, "rash": False}
+
+
 def test_a_closing_negative_negates_the_list_before_it() -> None:
     got = {c.text: c.negated for c in split_clauses(
         "Urinalysis: protein, glucose, ketones and nitrite negative; rash present, edema absent", runs=False)}
@@ -176,7 +202,7 @@ def test_normal_states_are_recognised() -> None:
     for text in ("normal lung examination", "clear lungs on chest X-ray", "negative blood cultures",
                  "afebrile with normal exam", "otherwise healthy", "normal PT and aPTT",
                  "normal white count and inflammatory markers", "distance vision normal",
-                 "few findings on auscultation"):
+                 "few findings on auscultation", "passive range of motion preserved", "preserved elbow motion"):
         assert is_normal_state(text), text
     for text in ("normal anion gap metabolic acidosis", "absent reflexes", "no fever", "chest pain",
                  "hyponatremia with normal potassium", "clear fluid from the nose", "clear lungs with wheezing",

@@ -208,3 +208,34 @@ def test_a_normal_result_counts_once_and_weakly(tmp_path, index: KBIndex) -> Non
     in_a_report.observe_text(normal)
     assert in_a_report.neg[small.tests[0].finding] == pytest.approx(1.0)
     assert shift(in_a_report) == pytest.approx(floor, abs=1e-4)
+
+
+def test_a_missing_normal_structure_is_a_finding(tmp_path, index: KBIndex) -> None:
+    # "absent cremasteric reflex" is rare in other diseases: its absence raises torsion and the reflex being
+    # there lowers it (it used to be read as "no cremasteric reflex", an absence most patients share).
+    import json
+
+    torsion = {"id": "torsion", "name": "Torsion", "specialty": "urology", "prevalence": "uncommon",
+               "findings": [{"text": "sudden severe testicular pain", "kind": "symptom", "frequency": 0.9},
+                            {"text": "absent cremasteric reflex", "kind": "sign", "frequency": 0.9},
+                            {"text": "nausea and vomiting", "kind": "symptom", "frequency": 0.6}], "tests": []}
+    other = {"id": "epididymitis", "name": "Epididymitis", "specialty": "urology", "prevalence": "common",
+             "findings": [{"text": t, "kind": "symptom", "frequency": 0.8}
+                          for t in ("gradual testicular pain", "burning on urination", "fever")], "tests": []}
+    (tmp_path / "k.json").write_text(json.dumps({"source": "general textbook knowledge", "specialty_group": "u",
+                                                 "diseases": [torsion, other]}), encoding="utf-8")
+    small = KBIndex(load_kb(tmp_path), index.embedder, default_catalog())
+    assert not small.matcher.inverted.any()
+
+    def torsion_odds(exam: str) -> float:
+        d = Differential(small)
+        d.observe_text(exam)
+        s = d.log_scores()
+        return float(s[0] - s[1])
+
+    neutral = torsion_odds("Testis examined.")
+    for absent in ("Cremasteric reflex absent on the left.", "Absent cremasteric reflex.",
+                   "No cremasteric reflex on the left."):
+        assert torsion_odds(absent) > neutral + 0.8, absent
+    for present in ("Cremasteric reflex present.", "Cremasteric reflex intact on both sides."):
+        assert torsion_odds(present) < neutral - 0.8, present

@@ -70,7 +70,7 @@ LEX_HI = 0.95
 #: Exponent of the precision factor of the lexical score (0 ignores how much of the text a phrase explains).
 LEX_PRECISION_POWER = 0.25
 #: Bumped whenever matching changes, so that cached matrices derived from it are rebuilt.
-MATCHER_VERSION = 11
+MATCHER_VERSION = 12
 #: Evidence weight of an alias that names one part of an "A and B" finding ("high blood pressure" for
 #: "hypertension and tachycardia").
 PART_ALIAS_WEIGHT = 0.5
@@ -116,7 +116,15 @@ _NEUTRAL = re.compile(r"\b(normal|unremarkable|within normal limits|wnl|clear to
                       r"retina (?:is )?attached|"
                       r"full (?:active|passive|painless|range|extraocular|eye movements)|appropriate for (?:age|cycle)|"
                       r"within (?:the )?(?:[\w-]+ )?(?:reference |expected )?range|(?:testes|testicles) descended|"
-                      r"(?:cornea|conjunctivae?|lungs?|vitreous|media|lens) (?:are |is )?clear)\b")
+                      r"(?:cornea|conjunctivae?|lungs?|vitreous|media|lens) (?:are |is )?clear|"
+                      # examination findings that are normal as worded
+                      r"supple|atraumatic|normocephalic|euthymic|congruent|well[- ]groomed|good eye contact|"
+                      r"pearly|anicteric|vesicular breath sounds|pupils? (?:are )?equal|reactive to light|"
+                      r"scleras?e? (?:are |is )?white|(?:abdomen|abdominal wall) (?:is )?soft|soft abdomen|"
+                      r"oriented to (?:time|place|person)|type a tympanograms?|"
+                      r"testing accurate|thought process (?:linear|goal[- ]directed)|"
+                      r"(?:full|visual fields?) (?:visual fields?|full)|uterus (?:is )?anteverted|"
+                      r"(?:trachea|septum|uvula|tongue|palate)(?: and [a-z]+)? (?:is |are )?(?:central|midline))\b")
 _SENT_SPLIT = re.compile(r"(?<=[.!?;])\s+(?=[A-Za-z0-9(\"'])|\n+|(?<=[a-z])\.(?=[A-Z])")
 # "E. coli", "S. aureus": a genus initial's period ends no sentence ("hepatitis B." and "vitamin A." do)
 _INITIAL = re.compile(r"(?:^|[\s(,])(?:([\w-]+)\s+)?[a-z]\.$", re.I)
@@ -217,7 +225,7 @@ def is_demographic(text: str) -> bool:
     return bool(words) and all(w in DEMOGRAPHIC_WORDS for w in words)
 
 
-_NORMAL_STATE_WORDS = frozenset("normal clear intact healthy unremarkable negative afebrile".split())
+_NORMAL_STATE_WORDS = frozenset("normal clear intact healthy unremarkable negative afebrile preserved".split())
 _NORMAL_STATE_LEADS = _NORMAL_STATE_WORDS | {"otherwise", "alert", "few", "well"}
 _ABNORMAL_QUALIFIER = re.compile(
     r"\b(acidosis|alkalosis|anemia|hyper\w*|hypo\w*|low|high|elevated|raised|reduced|absent|loss|discharge|fluid|"
@@ -243,8 +251,8 @@ def is_normal_state(text: str) -> bool:
     words = _WORD.findall(low)
     if not words or not any(w in _NORMAL_STATE_WORDS for w in words):
         return False
-    if words[-1] in _NORMAL_STATE_WORDS and len(words) <= 4 and not re.search(r"\bwith\b|\band\b|,|;", low):
-        return True  # "distance vision normal"
+    if words[-1] in _NORMAL_STATE_WORDS and len(words) <= 5 and not re.search(r"\bwith\b|\band\b|,|;", low):
+        return True  # "distance vision normal", "passive range of motion preserved"
     out = []
     for group in re.split(r"\bwith\b|,|;", low):
         # "normal PT and aPTT", "normal hemoglobin and platelets": a short item joined by "and" shares the lead
@@ -341,14 +349,59 @@ def split_clauses(text: str, source: str = "", weight: float = 1.0, runs: bool =
     return out
 
 
-# Structures normally present: "absent bowel sounds" is a finding, not the absence of one.
-_NORMALLY_PRESENT = (r"bowel sounds|breath sounds|pulses?|peripheral pulses|femoral pulses|pedal pulses|reflexes|"
-                     r"deep tendon reflexes|ankle reflexes|knee reflexes|red reflex|gag reflex|corneal reflex|"
-                     r"light reflex|pupillary reflex|vibration sense|proprioception|sensation|menses|periods")
-_ABSENT_NORMAL = re.compile(rf"\b(?:absent|no|loss of|decreased|diminished|reduced)\s+(?P<a>{_NORMALLY_PRESENT})\b")
+# Structures normally present: "absent bowel sounds" is a finding, not the absence of one. Both the
+# knowledge base and incoming text write every absence of one as "absent <structure>", and every
+# statement that one is there ("pulses palpable", "cremasteric reflex present") as its denial.
+# a modifier naming the structure ("cremasteric reflex"), not an abnormal kind of it ("pathological reflexes" are
+# normally absent)
+_NOT_MODIFIER = (r"(?:(?!(?:and|or|nor|with|the|no|not|absent|normal|present|palpable|intact|pathological|"
+                 r"pathologic|primitive|abnormal|frontal|release|brisk|exaggerated|hyperactive|increased|pendular|"
+                 r"any)\b)[a-z]+ )?")
+_NORMALLY_PRESENT = (r"bowel sounds|breath sounds|peripheral pulses|femoral pulses|pedal pulses|pulses?|"
+                     r"deep tendon reflexes|" + _NOT_MODIFIER + r"reflex(?:es)?|lung sliding|"
+                     r"vibration sense|proprioception|sensation|menses|periods|"
+                     r"(?:fetal )?(?:cardiac|heart) activity|fetal heartbeat|" + _NOT_MODIFIER + r"flow")
+_ABSENT_NORMAL = re.compile(rf"\b(?:absent|no|loss of)\s+(?P<a>{_NORMALLY_PRESENT})\b")
 _ABSENT_NORMAL_POST = re.compile(rf"\b(?P<a>{_NORMALLY_PRESENT})\s+(?:are |is |were |was )?(?:absent|not present|"
-                                 rf"not palpable|not heard)\b")
+                                 rf"not palpable|not heard|not elicited)\b")
+_PRESENT_NORMAL = re.compile(rf"\b(?:normal|present|palpable|intact|preserved)\s+(?P<a>{_NORMALLY_PRESENT})\b")
+_PRESENT_NORMAL_POST = re.compile(rf"\b(?P<a>{_NORMALLY_PRESENT})\s+(?:are |is |were |was )?(?:present|palpable|"
+                                  rf"heard|intact|normal|preserved|elicited|2\+)(?![\w+])")
+#: marks a structure stated present: the fragment becomes the denial of its absence
+_DENIED = "_denied"
+
+
+# "absent thymic shadow", "absent lung sliding": "absent" before a noun names a missing structure (a finding);
+# after one ("edema absent") it denies it.
+_ABSENT_BEFORE = re.compile(r"(?<![\w-])absent\s+(?=[a-z])(?!(?:and|or|nor|in|on|at|to|from|for|with|without|"
+                            r"bilaterally|throughout|both|on|over|but|except)\b)")
+
+
+def absence_form(text: str, presence: bool = True) -> str:
+    """Rewrite absences of normally present structures as "absent <structure>" (normalised text).
+
+    "no pulse", "loss of bowel sounds" and "cremasteric reflex absent" become "absent_pulse", "absent_bowel_sounds"
+    and "absent_cremasteric_reflex", and a leading "absent" is bound to its noun ("absent_thymic shadow"), so
+    that no negation cue reads it. With ``presence``, a structure stated present ("pulses palpable") becomes
+    "absent_pulses_denied", which :func:`split_clauses` reads as a denial.
+    """
+    def absent(m: re.Match[str]) -> str:
+        return "absent_" + m.group("a").replace(" ", "_")
+
+    def present(m: re.Match[str]) -> str:
+        return absent(m) + _DENIED
+
+    text = _ABSENT_NORMAL.sub(absent, text)
+    text = _ABSENT_NORMAL_POST.sub(absent, text)
+    if presence:
+        text = _PRESENT_NORMAL.sub(present, text)
+        text = _PRESENT_NORMAL_POST.sub(present, text)
+    return _ABSENT_BEFORE.sub("absent_", text)
+
+
 _PLACEHOLDER = re.compile(r"suspected condition")
+#: normal states worded as two findings joined by "and" ("skin warm and dry" is neither hot nor dry skin)
+_NORMAL_PAIRS = re.compile(r"\b(?:skin (?:is )?)?warm and (?:dry|well[- ]perfused)\b")
 _HARD_SEPS = {";", "but", "however", "although", "though", "except", "whereas", "yet"}
 _AMBI_CUES = {"absent", "negative", "none", "nil"}
 
@@ -356,8 +409,8 @@ _AMBI_CUES = {"absent", "negative", "none", "nil"}
 def _sentence_fragments(sentence: str) -> list[_Frag]:
     """Fragments of one normalised sentence with their polarity."""
     sentence = _PSEUDO.sub(lambda m: m.group(0).replace(" ", "_"), sentence)
-    sentence = _ABSENT_NORMAL.sub(lambda m: "absent_" + m.group("a").replace(" ", "_"), sentence)
-    sentence = _ABSENT_NORMAL_POST.sub(lambda m: "absent_" + m.group("a").replace(" ", "_"), sentence)
+    sentence = absence_form(sentence)
+    sentence = _NORMAL_PAIRS.sub("normal", sentence)
     parts = [p for p in re.split(r"\s*:\s*", sentence) if p.strip()]
     result: list[_Frag] = []
     for i, part in enumerate(parts):
@@ -378,6 +431,8 @@ def _sentence_fragments(sentence: str) -> list[_Frag]:
             continue
         result.extend(_part_fragments(part))
     for f in result:
+        if _DENIED in f.text:
+            f.text, f.neg = f.text.replace(_DENIED, ""), True
         f.text = f.text.replace("_", " ")
     return result
 
@@ -409,7 +464,39 @@ def _part_fragments(part: str) -> list[_Frag]:
             out.append(_Frag(t, n, sep if k == 0 else " "))
         if post and len(frags) == 1:
             _negate_list_before(out)
+    _share_normal_state(out)
     return out
+
+
+#: a fragment closing on a normal state ("joint position sense intact", "S2 normal", a bare "symmetrical")
+_NORMAL_TAIL = re.compile(r"(?:\b(?:normal|intact|symmetric(?:al)?|palpable|equal|unremarkable|preserved|accurate|"
+                          r"(?:normal|appropriate) for (?:age|dates|gestation))|" + _DENIED + r")"
+                          r"(?:\s+(?:bilaterally|throughout|(?:in|on|at|to|over|throughout) [a-z ]{1,30}))?\W*$")
+#: "... and his blood pressure is normal" has a subject of its own
+_OWN_SUBJECT = re.compile(r"\b(?:is|was|his|her|my|their|otherwise|else|rest)\b")
+
+
+def _share_normal_state(out: list[_Frag]) -> None:
+    """A normal state closing a list holds for the whole list (in place).
+
+    In "light touch, pinprick, vibration and joint position sense intact" or "biceps, triceps and knee
+    reflexes 2+ and symmetrical" the earlier items are normal too, not findings. Only a list closed by "and"
+    counts, and only short items ("swollen red knee, other joints normal" keeps the knee).
+    """
+    for k in range(len(out) - 1, 0, -1):
+        f = out[k]
+        if f.neg or f.sep != "and" or not _NORMAL_TAIL.search(f.text) or _OWN_SUBJECT.search(f.text):
+            continue
+        j = k - 1
+        while j >= 0 and not out[j].neg:
+            item = out[j]
+            if not _NORMAL_TAIL.search(item.text):
+                if len(item.text.split()) > 4:
+                    break
+                item.text = ""
+            if item.sep not in (",", "and"):
+                break
+            j -= 1
 
 
 def _negate_list_before(out: list[_Frag]) -> None:
@@ -425,12 +512,25 @@ def _negate_list_before(out: list[_Frag]) -> None:
         k -= 1
 
 
+_NOT_STATE = re.compile(r"(?P<a>[a-z][\w'+/-]*(?:\s+[\w'+/-]+){0,4}?)\s+(?:(?:is|are|was|were)\s+)?not\s+"
+                        r"(?P<b>[a-z][\w-]*)")
+_SUBJECT_WORDS = frozenset("i he she they we you it do does did has have had can could will would should may "
+                           "might must patient".split())
+_NOT_STATE_VERBS = frozenset("have had has be been being do see seen know feel take taking taken get go use used "
+                             "smoke drink eat sleep a an the any".split())
+
+
 def _scan(seg: str, neg: bool) -> tuple[list[tuple[str, bool]], bool, bool]:
     """Walk negation and scope-end cues left to right inside one fragment.
 
     Returns the pieces with their polarity, the polarity carried on, and whether the fragment
     ended in a post-cue ("... negative").
     """
+    m = _NOT_STATE.fullmatch(seg.rstrip(" .!?"))
+    if m is not None and _has_content(m.group("a")) and not _PRE.search(m.group("a")) \
+            and m.group("a").split()[-1] not in _SUBJECT_WORDS and m.group("b") not in _NOT_STATE_VERBS:
+        # "JVP not raised": what is denied is the raised JVP, not a JVP that is there
+        return [(f"{m.group('a')} {m.group('b')}", True)], neg, False
     events = [(m.start(), m.end(), "pre", m.group(0)) for m in _PRE.finditer(seg)]
     events += [(m.start(), m.end(), "end", m.group(0)) for m in _ENDS.finditer(seg)]
     events += [(m.start(), m.end(), "post", m.group(0)) for m in _POST_ANY.finditer(seg)]
@@ -638,6 +738,25 @@ def _veto_antonyms(conf: np.ndarray, texts: Sequence[str], flags: tuple[np.ndarr
         conf[:, cols] = block
 
 
+_ABSENT_WORD = re.compile(r"\babsent\b")
+#: words that say something is missing or less than normal ("weak pulses" is near "absent pulses")
+_ABSENTISH = re.compile(r"\b(?:absent|absence|lack|loss|lost|no|not|without|reduced|decreased|diminished|weak\w*|faint|"
+                        r"impaired|unable|hypo\w*|a\w*ia|poor|low)\b")
+
+
+def _veto_absence(conf: np.ndarray, texts: Sequence[str], absent: np.ndarray, absentish: np.ndarray) -> None:
+    """Zero matches between a missing structure and its presence (in place).
+
+    "absent cremasteric reflex" is not shown by "cremasteric reflex" (a denial of it is written as such), and
+    "absent reflexes" does not show "brisk reflexes".
+    """
+    for r, text in enumerate(texts):
+        if _ABSENT_WORD.search(text):
+            conf[r, ~absentish] = 0.0
+        elif not _ABSENTISH.search(text):
+            conf[r, absent] = 0.0
+
+
 class PhraseIndex:
     """A set of fixed phrases with embeddings and an inverted word index for fast matching."""
 
@@ -655,6 +774,8 @@ class PhraseIndex:
         self._default_idf = math.log(1.0 + n)
         self.weight = np.array([sum(self.idf[t] for t in toks) for toks in self.tokens], dtype=np.float32)
         self._flags = antonym_flags(self.phrases)
+        self._absent = np.array([bool(_ABSENT_WORD.search(p)) for p in self.phrases], dtype=bool)
+        self._absentish = np.array([bool(_ABSENTISH.search(p)) for p in self.phrases], dtype=bool)
         #: phrase -> the limits it states ("morning stiffness less than 30 minutes")
         self._limits = {i: lim for i, p in enumerate(self.phrases) if (lim := thresholds(p))}
         self.inverted: dict[str, list[int]] = {}
@@ -708,6 +829,7 @@ class PhraseIndex:
         if not texts:
             return np.zeros((0, len(self.phrases)), dtype=np.float32)
         conf = np.maximum(self.lexical(texts), self.embedding(texts, vecs))
+        _veto_absence(conf, texts, self._absent, self._absentish)
         if self._limits:
             for r, text in enumerate(texts):
                 values = quantities(text)
@@ -733,7 +855,8 @@ def _names_one_conjunct(alias: str, conjuncts: list[set[str]]) -> bool:
     return bool(words) and any(words <= part for part in conjuncts)
 
 
-_NEGATED_FINDING = re.compile(r"^(?:no|absence of|absent|without|lack of|not|never)\s+(?=\w)")
+# "absent reflexes" and "lack of empathy" name a finding (text reads them so too); "no fever" is an absence.
+_NEGATED_FINDING = re.compile(r"^(?:no|absence of|without|not|never)\s+(?=\w)")
 
 
 class FindingSpec(BaseModel):
@@ -768,7 +891,8 @@ class FindingMatcher:
         pairs_part: list[bool] = []
         inverted: list[bool] = []
         for j, f in enumerate(specs):
-            texts = [normalize_text(x).strip() for x in [f.text, *f.aliases]]
+            texts = [absence_form(normalize_text(x), presence=False).replace("_", " ").strip()
+                     for x in [f.text, *f.aliases]]
             # "no blood in stool" is the absence of "blood in stool": match the positive wording and
             # let the reasoner flip the polarity.
             neg = bool(_NEGATED_FINDING.match(texts[0]))

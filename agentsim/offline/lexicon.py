@@ -37,6 +37,8 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("arthralgia", "joint pain", "joint pains", "painful joints", "sore joints", "aching joints"),
     ("myalgia", "muscle pain", "muscle aches", "muscle ache", "aching muscles", "sore muscles", "body aches"),
     ("headache", "head pain", "cephalalgia", "head ache", "headaches"),
+    # a normal lung sound, not a vesicular rash: the group of one keeps "vesicular" from becoming "vesicles"
+    ("vesicular breath sounds",),
     ("dysphagia", "difficulty swallowing", "trouble swallowing", "hard to swallow", "problems swallowing"),
     ("odynophagia", "painful swallowing", "pain on swallowing", "pain when swallowing"),
     ("polyuria", "passing a lot of urine", "urinating a lot", "excessive urination", "large urine volumes"),
@@ -173,7 +175,8 @@ SHORTHAND: dict[str, str] = {
 #: Words that open a negated scope covering the rest of the clause list ("denies fever, cough or rash").
 PRE_NEGATIONS: tuple[str, ...] = (
     "no evidence of", "no signs of", "no sign of", "no history of", "no complaints of", "no complaint of",
-    "negative for", "free of", "absence of", "absent", "denies", "denied", "denying", "deny", "without", "no",
+    "negative for", "free of", "low probability for", "low probability of", "absence of", "absent", "denies",
+    "denied", "denying", "deny", "without", "no",
     "not", "never", "none", "nor", "neither", "doesn't", "does not", "didn't", "did not", "hasn't", "has not",
     "haven't", "have not", "don't", "do not", "isn't", "is not", "wasn't", "was not", "aren't", "are not",
     "weren't", "were not", "cannot", "can't", "unable to find", "rules out", "ruled out",

@@ -93,6 +93,7 @@ TEST_KIND = "test"
 #: Finding kinds that are results (a test's characteristic result, a lab or imaging finding): their absence
 #: weighs no more than a normal result of a test the case may not list (``test_negative_floor``).
 RESULT_KINDS = frozenset({TEST_KIND, "lab", "imaging"})
+_MISSING = re.compile(r"^(?:absent|lack of)\b", re.IGNORECASE)
 _NORMAL_RESULT = re.compile(
     r"\b(normal|unremarkable|negative|no abnormalit\w*|no acute|within normal limits|not detected|no growth|"
     r"non-?reactive|clear lungs?|clear lung fields|lungs? (?:are )?clear)\b", re.IGNORECASE)
@@ -221,7 +222,9 @@ class KBIndex:
         floors[self.normal_state] = NORMAL_STATE_BASE_RATE
         self.base_floor = floors
         ancestry = np.array([is_ancestry(t) for t in m.finding_text], dtype=bool)
-        self.askable &= ~self.demographic & ~m.inverted & ~ancestry & ~self.normal_state
+        # "Have you had absent menstrual periods?" is no question a patient can answer plainly
+        missing = np.array([bool(_MISSING.match(t)) for t in m.finding_text], dtype=bool)
+        self.askable &= ~self.demographic & ~m.inverted & ~ancestry & ~self.normal_state & ~missing
         #: findings an unmentioned absence counts against (not age/sex, which are always "mentioned"; not
         #: normal states, which case descriptions leave out)
         self.expected = (np.array([k in UNMENTIONED_KINDS for k in m.finding_kind], dtype=bool) & ~self.demographic
