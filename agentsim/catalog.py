@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentsim.errors import ConfigError
 
@@ -38,6 +38,10 @@ class CatalogEntry(BaseModel):
         default="any", description="the anatomy the test needs (a pelvic examination needs a female patient)")
     normal_by_sex: dict[Literal["female", "male"], str] = Field(
         default_factory=dict, description="normal result for that sex where it differs (PSA for men only)")
+    includes: list[str] = Field(
+        default_factory=list,
+        description="ids of narrower entries this panel reports (a comprehensive metabolic panel reports the "
+                    "basic one, creatinine and the liver tests)")
 
     def normal_for(self, sex: str) -> str:
         """The normal result for a patient of ``sex`` ("female", "male" or unknown)."""
@@ -57,6 +61,15 @@ class CatalogFile(BaseModel):
     default_price_usd: float = Field(ge=0)
     visit_fee_usd: float = Field(ge=0)
     entries: list[CatalogEntry]
+
+    @model_validator(mode="after")
+    def _known_includes(self) -> CatalogFile:
+        ids = {e.id for e in self.entries}
+        for e in self.entries:
+            unknown = [i for i in e.includes if i not in ids or i == e.id]
+            if unknown:
+                raise ValueError(f"entry {e.id}: includes unknown or own id(s) {unknown}")
+        return self
 
 
 def normalize_name(text: str) -> str:
@@ -85,6 +98,11 @@ class TestCatalog:
     def get(self, entry_id: str) -> CatalogEntry | None:
         """Entry by id."""
         return next((e for e in self.entries if e.id == entry_id), None)
+
+    def related(self, a: str, b: str) -> bool:
+        """True when one entry's results report the other's ("BMP" is part of a "CMP" and the reverse)."""
+        ea, eb = self.get(a), self.get(b)
+        return a == b or (ea is not None and b in ea.includes) or (eb is not None and a in eb.includes)
 
     def keys(self, entry: CatalogEntry) -> list[str]:
         """All normalized names of an entry."""

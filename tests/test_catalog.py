@@ -144,3 +144,15 @@ def test_bad_catalogue_file_is_a_config_error(tmp_path):
 
 def test_default_catalog_is_cached():
     assert default_catalog() is default_catalog()
+
+
+def test_panels_name_the_entries_they_report(tmp_path):
+    cat = default_catalog()
+    assert cat.related("cmp", "bmp") and cat.related("bmp", "cmp") and cat.related("cmp", "lft")
+    assert not cat.related("lft", "bmp") and not cat.related("cbc", "bmp")
+    data = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
+    data["entries"][0]["includes"] = ["no_such_test"]
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ConfigError, match="no_such_test"):
+        load_catalog(p)

@@ -159,6 +159,21 @@ def test_a_site_specific_biopsy_request_gets_the_cases_unsited_biopsy(appendicit
     assert "horn cysts" not in pap
 
 
+def test_a_panel_request_gets_the_cases_results_of_the_panel_it_is_part_of(appendicitis):
+    from agentsim.scenario import TestResult
+
+    s = appendicitis.scenario
+    chem = TestResult(name="Biochemistry", result="Creatinine 4.1 mg/dL, calcium 12.9 mg/dL.")
+    loaded = appendicitis.model_copy(update={"scenario": s.model_copy(update={"tests": [*s.tests, chem]})})
+    r = _run(loaded, ScriptedDoctor([("order_test", {"test": "basic metabolic panel"}),
+                                     ("order_test", {"test": "serum creatinine"}),
+                                     ("order_test", {"test": "lipase"}), ("diagnose", {"diagnosis": "x"})]))
+    bmp, creat, lipase = [m.content for m in r.transcript.messages if m.role == "measurement"]
+    # A BMP and a creatinine are parts of the chemistry the case reports; a lipase is not.
+    assert "Creatinine 4.1" in bmp and "Creatinine 4.1" in creat
+    assert "Creatinine 4.1" not in lipase
+
+
 def test_tokens_usd_is_the_sum_of_usage_costs(appendicitis):
     from agentsim.participants import Usage
 

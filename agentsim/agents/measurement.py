@@ -121,6 +121,10 @@ class MeasurementAgent:
             return [it for it in self._items if it.is_exam]
         entry = self.catalog.lookup(request)
         hits = [it for it in self._items if key in it.keys or (entry is not None and it.entry_id == entry.id)]
+        if not hits and entry is not None:
+            # A BMP ordered from a case that reports a "Biochemistry" panel: the lab has those values.
+            hits = [it for it in self._items
+                    if not it.is_exam and it.entry_id is not None and self.catalog.related(entry.id, it.entry_id)]
         if not hits:
             words = set(key.split())
             scored = []
