@@ -220,3 +220,20 @@ def test_a_near_miss_is_told_as_what_the_patient_has_not_as_yes_or_no() -> None:
     assert "severe headache" in answer and not answer.startswith(("Yes", "No"))
     # the doctor reads it as neither a yes nor a denial of the throbbing headache
     assert answer_polarity(answer, "severe throbbing headache")[0] is None
+
+
+def test_a_habit_asked_in_other_words_is_told_not_denied() -> None:
+    from agentsim.offline.doctor import _question_for, answer_polarity
+    from agentsim.scenario import PatientFacts
+    from agentsim.views import PatientView
+
+    facts = PatientFacts(demographics="64-year-old man",
+                         social_history="Smoked a pack of cigarettes daily for 40 years. Drinks a beer daily.")
+    p = OfflinePatient(embedder=HashingEmbedder())
+    asyncio.run(p.start(PatientView(opening_line="I am short of breath.", facts=facts), seed=0))
+    question = _question_for("heavy smoker", "risk_factor")
+    assert question == "Are you a heavy smoker?"
+    smoking = ask(p, question)
+    assert "pack of cigarettes" in smoking and answer_polarity(smoking, "heavy smoker")[0] is not False
+    assert "beer" in ask(p, "Do you drink alcohol?")
+    assert ask(p, "Do you work with asbestos?") == "No."

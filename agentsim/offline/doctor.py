@@ -64,6 +64,9 @@ _I_HAVE = re.compile(r"^\W*(i have|i've had|i've|i had)\b(?!\s+(?:no|not|never)\
 _NO = re.compile(r"^\W*(no|nope|not|never|nothing|none|i don't|i do not|i didn't|i did not|i haven't|i have not|"
                  r"i have no|i've never|i have never|i've not|i'm not sure|not sure|i don't know|i am not sure)\b",
                  re.I)
+#: a risk factor that names what the patient is ("heavy smoker", "farmer")
+_PERSON = re.compile(r"\b(?:smoker|drinker|user|worker|athlete|vegetarian|vegan|travell?er|runner|farmer|hunter|miner|"
+                     r"owner|handler)$")
 _IMAGE_LINE = re.compile(r"^\[image [^\]]*\]$")
 
 
@@ -576,6 +579,8 @@ def _question_for(text: str, kind: str) -> str:
         return f"Do you have any {t}?" if not low.startswith("recent") else f"Have you had any {t}?"
     if kind == "risk_factor" and low.endswith(("use", "exposure", "history", "smoking", "drinking")):
         return f"Do you have any {t}?"
+    if kind in ("risk_factor", "history") and _PERSON.search(low):
+        return f"Are you {'an' if low[:1] in 'aeiou' else 'a'} {t}?"  # "Are you a heavy smoker?"
     return f"Have you had {t}?"
 
 

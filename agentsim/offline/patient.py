@@ -66,6 +66,9 @@ _PLACEHOLDER = re.compile(r"the suspected condition|\b(?:not provided|unreported
                           re.IGNORECASE)
 
 #: Questions about the whole social history, answered with all of it.
+#: words too general to tie a question to a habit ("use", "daily")
+_GENERIC_WORDS = frozenset("use usage used history daily day days week weeks year years time times past current "
+                           "currently regular regularly often".split())
 _BROAD_SOCIAL = re.compile(r"social history|lifestyle|habits|about your life|daily life", re.I)
 _RELATIVE = re.compile(r"\b(family|relatives?|father|mother|brothers?|sisters?|siblings?|parents?|grand(?:father|"
                        r"mother|parents?)|aunts?|uncles?|cousins?|twin)\b", re.I)
@@ -380,6 +383,14 @@ class OfflinePatient:
                 j, conf, _neg = self._match(t, restrict=set(idx))
                 if j is not None and conf >= ANSWER_THRESHOLD and j not in chosen:
                     chosen.append(j)
+            if not chosen:
+                # "Are you a heavy smoker?" -> "I smoked a pack a day for 40 years": a habit the question
+                # names in other words is told as it is, never denied.
+                for t in targets:
+                    words = set(content_tokens(normalize_text(t))) - _GENERIC_WORDS
+                    for i in idx:
+                        if i not in chosen and any(words & set(content_tokens(k)) for k, _ in self.facts[i].keys):
+                            chosen.append(i)
             if chosen:
                 return " ".join(self._say(i) for i in chosen)
             if not _YES_NO_START.match(question.strip()):
