@@ -166,6 +166,12 @@ def test_a_normal_examination_states_no_finding() -> None:
     assert polarity("Tachycardia and otherwise normal.") == {"tachycardia": False}
 
 
+def test_a_level_after_a_label_is_part_of_the_finding() -> None:
+    assert polarity("ESR: Elevated; CRP: Elevated") == {"elevated esr": False, "elevated crp": False}
+    assert polarity("Potassium: low") == {"low potassium": False}
+    assert polarity("Coombs test: negative") == {"coombs test": True}
+
+
 def test_normally_present_structures() -> None:
     # absent: a finding; present: the denial of its absence; "no pathological reflexes" is no absent reflex
     assert polarity("Cremasteric reflex absent.") == {"absent cremasteric reflex": False}

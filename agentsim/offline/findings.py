@@ -154,6 +154,8 @@ _POST = _cue_regex(POST_NEGATIONS, at_end=True)
 _POST_ANY = _cue_regex([c for c in POST_NEGATIONS if c not in _AMBI_CUES_SET])
 _PSEUDO = _cue_regex(PSEUDO_NEGATIONS)
 _ENDS = _cue_regex([e for e in SCOPE_ENDS if " " in e or e not in _SEPARATORS])
+_LEVEL_VALUE = re.compile(r"^((?:(?:very|markedly|mildly|slightly|significantly)\s+)?(?:elevated|high|raised|increased|"
+                          r"low|decreased|reduced))\W*$")
 _POSITIVE_VALUE = re.compile(r"^(positive|present|detected|seen|reactive|yes|elevated|high|raised|increased)\W*$")
 _LEAD_FILLER = re.compile(
     r"^(?:(?:the|a|an|any|some|his|her|their|my|patient|patient's|he|she|they|i|i've|i'm|we|it|is|are|was|were|"
@@ -420,10 +422,16 @@ def _sentence_fragments(sentence: str) -> list[_Frag]:
             # "coombs test: negative" -> the label is the negated finding
             result.extend(_Frag(f.text, True, f.sep) for f in _part_fragments(part))
             continue
+        if nxt is not None and _LEVEL_VALUE.match(nxt):
+            # "ESR: elevated", "potassium: low": the level is the finding's own word
+            level = _LEVEL_VALUE.match(nxt).group(1)
+            result.extend(_Frag(f"{level} {f.text}", False, f.sep) for f in _part_fragments(part))
+            continue
         if nxt is not None and _POSITIVE_VALUE.match(nxt):
             result.extend(_Frag(f.text, False, f.sep) for f in _part_fragments(part))
             continue
-        if i > 0 and (_POST.fullmatch(low) or low in _AMBI_CUES or _POSITIVE_VALUE.match(low)):
+        if i > 0 and (_POST.fullmatch(low) or low in _AMBI_CUES or _POSITIVE_VALUE.match(low)
+                      or _LEVEL_VALUE.match(low)):
             continue
         if nxt is not None and len(low.split()) <= 5:
             # A short label before a colon ("Respiratory examination: Auscultation: ...") names the
