@@ -274,6 +274,18 @@ def test_a_quantity_that_breaks_a_stated_limit_does_not_match() -> None:
     assert conf[2, 2] == 0.0 and conf[3, 2] > 0.0
     assert conf[4, 3] > 0.0
     assert conf[5, 0] > 0.0  # no quantity, no contradiction
+    # a finding that is only a duration needs one: "symptoms started" says nothing of six months
+    conf = phrases.match(["symptoms started", "symptoms for 2 years"])
+    assert conf[0, 2] == 0.0 and conf[1, 2] > 0.0
+
+
+def test_a_localised_finding_is_not_a_widespread_one() -> None:
+    from agentsim.offline.findings import PhraseIndex
+
+    phrases = PhraseIndex(["widespread body pain", "generalized weakness"], HashingEmbedder(), tag="test")
+    conf = phrases.lexical(["widespread pain in the body", "body pain in the knee", "weakness of the left arm",
+                            "generalized weakness"])
+    assert conf[0, 0] > 0.0 and conf[1, 0] == 0.0 and conf[2, 1] == 0.0 and conf[3, 1] > 0.0
 
 
 def test_an_alias_naming_one_part_of_a_conjunction_shows_it_only_partly() -> None:

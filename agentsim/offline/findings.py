@@ -70,7 +70,7 @@ LEX_HI = 0.95
 #: Exponent of the precision factor of the lexical score (0 ignores how much of the text a phrase explains).
 LEX_PRECISION_POWER = 0.25
 #: Bumped whenever matching changes, so that cached matrices derived from it are rebuilt.
-MATCHER_VERSION = 12
+MATCHER_VERSION = 13
 #: Evidence weight of an alias that names one part of an "A and B" finding ("high blood pressure" for
 #: "hypertension and tachycardia").
 PART_ALIAS_WEIGHT = 0.5
@@ -605,7 +605,12 @@ _ANTONYMS = [("hyper", "hypo"), ("tachy", "brady"), ("increas", "decreas"), ("hi
              ("more than", "less than"), ("longer than", "shorter than"),
              (r"\bunilateral|\bone[- ](?:side|lung|leg|arm|eye|ear|limb)\b", r"\bbilateral|\bboth\b"),
              ("acute", "chronic"), ("productive", "dry"), ("painless", "painful"), ("proximal", "distal"),
-             (r"\bleft\b", r"\bright\b")]
+             (r"\bleft\b", r"\bright\b"),
+             # extent: "widespread body pain" is not "knee pain"
+             (r"\b(?:widespread|generali[sz]ed|all over|whole body|entire body|diffuse)\b",
+              r"\b(?:arms?|chest|knees?|abdominal|abdomen|legs?|hips?|back|neck|head|flank|epigastric|shoulders?|hands?|"
+              r"foot|feet|elbows?|wrists?|ankles?|thighs?|groin|pelvic|jaw|ears?|eyes?|fingers?|toes?|breasts?|"
+              r"scrotal|testicular|rectal|calf|calves|buttocks?|suprapubic|quadrant)\b")]
 _ANTONYM_RES = [(re.compile(x), re.compile(y)) for x, y in _ANTONYMS]
 
 
@@ -722,6 +727,16 @@ def quantities(text: str) -> list[tuple[float, str]]:
     return [(_number(m.group(1)) * _UNITS[m.group(2)][1], _UNITS[m.group(2)][0]) for m in _QUANTITY.finditer(text)]
 
 
+#: words of a duration finding that name no particular thing
+_DURATION_WORDS = frozenset("symptom sign last duration persist episod present more less than long time".split())
+
+
+def _is_pure_limit(phrase: str) -> bool:
+    """True when a phrase is only a limit ("symptoms lasting more than six months", "under 5 years")."""
+    core = _OR_MORE.sub(" ", _THRESHOLD.sub(" ", phrase))
+    return all(t in _DURATION_WORDS or any(ch.isdigit() for ch in t) for t in content_tokens(core))
+
+
 def contradicts(values: Sequence[tuple[float, str]], limits: Sequence[tuple[bool, float, str]]) -> bool:
     """True when a text's quantities break a finding's stated limit (50 minutes is not "less than 30 minutes").
 
@@ -786,6 +801,11 @@ class PhraseIndex:
         self._absentish = np.array([bool(_ABSENTISH.search(p)) for p in self.phrases], dtype=bool)
         #: phrase -> the limits it states ("morning stiffness less than 30 minutes")
         self._limits = {i: lim for i, p in enumerate(self.phrases) if (lim := thresholds(p))}
+        #: phrases that say nothing but a duration ("symptoms for more than three months"): without a duration in
+        #: the text they match nothing ("symptoms started" is no three months of anything)
+        pure = [i for i, lim in self._limits.items()
+                if all(d == "time" for _, _, d in lim) and _is_pure_limit(self.phrases[i])]
+        self._pure_duration = np.array(sorted(pure), dtype=np.int64)
         self.inverted: dict[str, list[int]] = {}
         for i, toks in enumerate(self.tokens):
             for t in toks:
@@ -841,6 +861,8 @@ class PhraseIndex:
         if self._limits:
             for r, text in enumerate(texts):
                 values = quantities(text)
+                if self._pure_duration.size and not any(d == "time" for _, d in values):
+                    conf[r, self._pure_duration] = 0.0
                 if not values:
                     continue
                 for p, limits in self._limits.items():
