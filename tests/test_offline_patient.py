@@ -237,3 +237,17 @@ def test_a_habit_asked_in_other_words_is_told_not_denied() -> None:
     assert "pack of cigarettes" in smoking and answer_polarity(smoking, "heavy smoker")[0] is not False
     assert "beer" in ask(p, "Do you drink alcohol?")
     assert ask(p, "Do you work with asbestos?") == "No."
+
+
+def test_a_duration_asked_is_confirmed_only_by_a_fact_that_states_it() -> None:
+    from agentsim.scenario import PatientFacts, Symptom
+    from agentsim.views import PatientView
+
+    facts = PatientFacts(demographics="50-year-old woman",
+                         symptoms=[Symptom(name="Morning stiffness lasting about 50 minutes"),
+                                   Symptom(name="Joint pain for 2 years"), Symptom(name="Fatigue")])
+    p = OfflinePatient(embedder=HashingEmbedder())
+    asyncio.run(p.start(PatientView(opening_line="My joints hurt.", facts=facts), seed=0))
+    assert not ask(p, "Have you had morning stiffness less than 30 minutes?").startswith("Yes")
+    assert ask(p, "Have you had joint pain for 6 months or more?").startswith("Yes")
+    assert not ask(p, "Have you had fatigue for more than three months?").startswith("Yes")

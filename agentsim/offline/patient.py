@@ -31,9 +31,12 @@ from agentsim.offline.findings import (
     MAX_EMBED_WORDS,
     antonym_flags,
     content_tokens,
+    contradicts,
     normalize_text,
     opposed,
+    quantities,
     split_clauses,
+    thresholds,
 )
 from agentsim.participants import Message, Reply
 from agentsim.views import PatientView
@@ -406,9 +409,12 @@ class OfflinePatient:
     def _targets(self, question: str) -> list[str]:
         q = question.strip().rstrip("?.! ")
         q = _QUESTION_STEM.sub("", q)
+        # "for 6 months or more" is one limit, not two things asked
+        q = re.sub(r"\bor (more|longer|less|greater|above|below|shorter|older|younger)\b", r"or_\1", q, flags=re.I)
         parts = re.split(r",|;|\bor\b|\band\b|\bnor\b|/", q, flags=re.I)
         out = []
         for p in parts:
+            p = p.replace("or_", "or ")
             p = _STEM_NOISE.sub(" ", p)
             p = " ".join(p.split())
             if p and content_tokens(normalize_text(p)):
@@ -433,9 +439,13 @@ class OfflinePatient:
         best_key = ""
         # "right lower abdominal pain?" is not confirmed by "left lower abdominal pain"
         conflict = opposed(norm, self._key_flags)
+        limits = thresholds(norm)
         for r, (k, neg, fi) in enumerate(self._keys):
             if (restrict is not None and fi not in restrict) or conflict[r]:
                 continue
+            values = quantities(k) if limits else []
+            if limits and contradicts(values, limits):
+                continue  # "stiffness for less than 30 minutes?" is not "stiffness lasting about 50 minutes"
             lex = len(toks & self._key_tokens[r]) / len(toks) if toks else 0.0
             emb = float(np.clip((sims[r] - MATCH_LO) / (MATCH_HI - MATCH_LO), 0.0, 1.0))
             # Every asked word must be in the fact ("bloody diarrhea" is not confirmed by "diarrhea"),
@@ -443,6 +453,9 @@ class OfflinePatient:
             conf = 1.0 if lex >= 0.99 else (emb if lex >= 0.6 else emb * 0.5)
             # The symptom lists are authoritative; a passing mention ("it hurts when I cough") is not.
             rank = conf + (0.05 if self.facts[fi].topic in ("symptom", "denied", "ros") else 0.0)
+            if limits and not {d for _, d in values} & {d for _, _, d in limits}:
+                # a fact that says nothing of the asked duration is told, never a yes to it
+                rank = min(rank, ANSWER_THRESHOLD - 0.01)
             if rank > best[0] + 1e-9 or (abs(rank - best[0]) <= 1e-9 and best[2] and not neg):
                 best = (rank, fi, neg)
                 best_key = k
