@@ -251,3 +251,14 @@ def test_a_duration_asked_is_confirmed_only_by_a_fact_that_states_it() -> None:
     assert not ask(p, "Have you had morning stiffness less than 30 minutes?").startswith("Yes")
     assert ask(p, "Have you had joint pain for 6 months or more?").startswith("Yes")
     assert not ask(p, "Have you had fatigue for more than three months?").startswith("Yes")
+
+
+def test_a_question_more_specific_than_the_fact_gets_no_yes() -> None:
+    from agentsim.scenario import PatientFacts, Symptom
+    from agentsim.views import PatientView
+
+    facts = PatientFacts(demographics="50-year-old woman", symptoms=[Symptom(name="Abdominal pain")])
+    p = OfflinePatient()
+    asyncio.run(p.start(PatientView(opening_line="My belly hurts.", facts=facts), seed=0))
+    assert not ask(p, "Have you had right upper abdominal pain?").startswith("Yes")
+    assert ask(p, "Have you had abdominal pain?").startswith("Yes")

@@ -437,6 +437,7 @@ class OfflinePatient:
             sims = self._key_vecs @ self._emb().encode_one(norm)
         best: tuple[float, int, bool] = (0.0, -1, False)
         best_key = ""
+        best_conf = 0.0
         # "right lower abdominal pain?" is not confirmed by "left lower abdominal pain"
         conflict = opposed(norm, self._key_flags)
         limits = thresholds(norm)
@@ -459,7 +460,9 @@ class OfflinePatient:
             if rank > best[0] + 1e-9 or (abs(rank - best[0]) <= 1e-9 and best[2] and not neg):
                 best = (rank, fi, neg)
                 best_key = k
-        return (best[1] if best[1] >= 0 else None), min(best[0], 1.0), best[2], best_key
+                best_conf = min(rank, conf)
+        # the preference for the symptom lists picks among matches; it makes no match stronger
+        return (best[1] if best[1] >= 0 else None), min(best_conf, 1.0), best[2], best_key
 
     def _yes_no(self, targets: list[str], history: bool) -> str:
         parts: list[str] = []
