@@ -160,6 +160,9 @@ def test_a_normal_examination_states_no_finding() -> None:
     assert polarity("Skin warm and dry. Pupils equal and reactive to light. Neck supple, trachea central.") == {}
     assert polarity("JVP not raised. Apex beat not displaced.") == {
         "jugular venous pressure raised": True, "apex beat displaced": True}
+    # "not detected" closing a list still denies the list
+    assert polarity("Protein, glucose and ketones not detected.") == {"protein": True, "glucose": True,
+                                                                       "ketones": True}
     # a list closed by a normal state of its own subject keeps its findings
     assert polarity("Swollen red knee, other joints normal.") == {"swollen red knee": False}
     assert polarity("She has fatigue and her blood pressure is normal.") == {"fatigue": False}

@@ -376,7 +376,7 @@ _DENIED = "_denied"
 # "absent thymic shadow", "absent lung sliding": "absent" before a noun names a missing structure (a finding);
 # after one ("edema absent") it denies it.
 _ABSENT_BEFORE = re.compile(r"(?<![\w-])absent\s+(?=[a-z])(?!(?:and|or|nor|in|on|at|to|from|for|with|without|"
-                            r"bilaterally|throughout|both|on|over|but|except)\b)")
+                            r"bilaterally|throughout|both|over|but|except)\b)")
 
 
 def absence_form(text: str, presence: bool = True) -> str:
@@ -536,7 +536,8 @@ def _scan(seg: str, neg: bool) -> tuple[list[tuple[str, bool]], bool, bool]:
     """
     m = _NOT_STATE.fullmatch(seg.rstrip(" .!?"))
     if m is not None and _has_content(m.group("a")) and not _PRE.search(m.group("a")) \
-            and m.group("a").split()[-1] not in _SUBJECT_WORDS and m.group("b") not in _NOT_STATE_VERBS:
+            and m.group("a").split()[-1] not in _SUBJECT_WORDS and m.group("b") not in _NOT_STATE_VERBS \
+            and f"not {m.group('b')}" not in POST_NEGATIONS:
         # "JVP not raised": what is denied is the raised JVP, not a JVP that is there
         return [(f"{m.group('a')} {m.group('b')}", True)], neg, False
     events = [(m.start(), m.end(), "pre", m.group(0)) for m in _PRE.finditer(seg)]
@@ -764,7 +765,8 @@ def _veto_antonyms(conf: np.ndarray, texts: Sequence[str], flags: tuple[np.ndarr
 _ABSENT_WORD = re.compile(r"\babsent\b")
 #: words that say something is missing or less than normal ("weak pulses" is near "absent pulses")
 _ABSENTISH = re.compile(r"\b(?:absent|absence|lack|loss|lost|no|not|without|reduced|decreased|diminished|weak\w*|faint|"
-                        r"impaired|unable|hypo\w*|a\w*ia|poor|low)\b")
+                        r"impaired|unable|hypo\w*|areflexia|anosmia|anhidrosis|aplasia|agenesis|atresia|asplenia|"
+                        r"amenorrh\w*|anuria|poor|low)\b")
 
 
 def _veto_absence(conf: np.ndarray, texts: Sequence[str], absent: np.ndarray, absentish: np.ndarray) -> None:
