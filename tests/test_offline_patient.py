@@ -262,3 +262,17 @@ def test_a_question_more_specific_than_the_fact_gets_no_yes() -> None:
     asyncio.run(p.start(PatientView(opening_line="My belly hurts.", facts=facts), seed=0))
     assert not ask(p, "Have you had right upper abdominal pain?").startswith("Yes")
     assert ask(p, "Have you had abdominal pain?").startswith("Yes")
+
+
+def test_a_question_about_the_family_gets_the_family_history_only() -> None:
+    from agentsim.scenario import PatientFacts
+    from agentsim.views import PatientView
+
+    facts = PatientFacts(demographics="60-year-old man", past_medical_history="Type 2 diabetes.",
+                         family_history="Father died of a stroke at 70.")
+    p = OfflinePatient(embedder=HashingEmbedder())
+    asyncio.run(p.start(PatientView(opening_line="I feel unwell.", facts=facts), seed=0))
+    family = ask(p, "Has anyone in your family had any illnesses?")
+    assert "stroke" in family and "diabetes" not in family
+    both = ask(p, "Do you have any medical conditions, and does anything run in your family?")
+    assert "stroke" in both and "diabetes" in both

@@ -77,6 +77,8 @@ _RELATIVE = re.compile(r"\b(family|relatives?|father|mother|brothers?|sisters?|s
                        r"mother|parents?)|aunts?|uncles?|cousins?|twin)\b", re.I)
 _RELATIVE_ILLNESS = re.compile(r"\b(died|death|history|diagnosed|had|has|have|conditions?|diseases?|illness\w*|"
                                r"cancer|malignan\w*|similar|suffer\w*|affected)\b", re.I)
+#: a question about the patient's own history ("do you have any medical conditions")
+_ABOUT_YOU = re.compile(r"\b(?:do you|have you|are you|you have|you had|your own|your (?:medical|health|past))\b", re.I)
 _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("allergies", re.compile(r"\ballerg", re.I)),
     ("meds", re.compile(r"\b(medications?|medicines?|meds|pills|prescri\w*|supplements?|tablets|"
@@ -325,6 +327,9 @@ class OfflinePatient:
 
     def _answer(self, question: str) -> str:
         topics = [name for name, rx in _TOPICS if rx.search(question)]
+        if "family" in topics and "pmh" in topics and not _ABOUT_YOU.search(question):
+            # "Has anyone in your family had any illnesses?" asks about the family's illnesses, not the patient's
+            topics.remove("pmh")
         yes_no = bool(_YES_NO_START.match(question.strip()))
         if "diagnosis" in topics:
             return "I don't know what it is; that's why I came to see you."
