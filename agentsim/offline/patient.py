@@ -68,10 +68,10 @@ _PLACEHOLDER = re.compile(r"the suspected condition|\b(?:not provided|unreported
                           r"no (?:provided )?information|no details|(?:details|information|history) provided)\b",
                           re.IGNORECASE)
 
-#: Questions about the whole social history, answered with all of it.
 #: words too general to tie a question to a habit ("use", "daily")
 _GENERIC_WORDS = frozenset("use usage used history daily day days week weeks year years time times past current "
                            "currently regular regularly often".split())
+#: Questions about the whole social history, answered with all of it.
 _BROAD_SOCIAL = re.compile(r"social history|lifestyle|habits|about your life|daily life", re.I)
 _RELATIVE = re.compile(r"\b(family|relatives?|father|mother|brothers?|sisters?|siblings?|parents?|grand(?:father|"
                        r"mother|parents?)|aunts?|uncles?|cousins?|twin)\b", re.I)
