@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from offline_fixtures import index_fixture  # noqa: F401 - fixture
@@ -9,6 +11,13 @@ from offline_fixtures import index_fixture  # noqa: F401 - fixture
 from agentsim.catalog import default_catalog
 from agentsim.offline.kb import load_kb
 from agentsim.offline.reasoner import Differential, KBIndex, ReasonerConfig
+
+
+def small_index(tmp_path, index: KBIndex, *diseases: dict) -> KBIndex:
+    """An index over a knowledge base of just ``diseases`` (written to ``tmp_path``), with the bundled embedder."""
+    (tmp_path / "k.json").write_text(json.dumps({"source": "general textbook knowledge", "specialty_group": "test",
+                                                 "diseases": list(diseases)}), encoding="utf-8")
+    return KBIndex(load_kb(tmp_path), index.embedder, default_catalog())
 
 
 def prob(diff: Differential, disease_id: str) -> float:
@@ -113,15 +122,11 @@ def test_labels_map_to_diseases(index: KBIndex) -> None:
 def test_a_normal_state_result_is_a_normal_result(tmp_path, index: KBIndex) -> None:
     # "clear lungs" is what most patients show: it must be read as a normal result (supported by
     # a normal report), not as a rare finding whose every mention is strong evidence.
-    import json
-
     disease = {"id": "cold", "name": "Cold", "specialty": "infectious_disease", "prevalence": "common",
                "findings": [{"text": t, "kind": "symptom", "frequency": 0.8} for t in ("runny nose", "sneezing",
                                                                                        "sore throat")],
                "tests": [{"test": "chest X-ray", "result": "clear lungs", "sensitivity": 0.9, "specificity": 0.2}]}
-    (tmp_path / "k.json").write_text(json.dumps({"source": "general textbook knowledge", "specialty_group": "id",
-                                                 "diseases": [disease]}), encoding="utf-8")
-    small = KBIndex(load_kb(tmp_path), index.embedder, default_catalog())
+    small = small_index(tmp_path, index, disease)
     assert [t.negative for t in small.tests] == [True]
 
 
@@ -153,8 +158,6 @@ def test_unmentioned_typical_findings_count_as_weak_denials(index: KBIndex) -> N
 
 def test_a_finding_listed_twice_by_one_disease_counts_once(tmp_path, index: KBIndex) -> None:
     # "leukocytosis" as a finding and as the CBC's characteristic result is one piece of evidence.
-    import json
-
     def disease(did: str, twice: bool) -> dict:
         tests = [{"test": "CBC", "result": "leukocytosis", "sensitivity": 0.8, "specificity": 0.6}] if twice else []
         return {"id": did, "name": did.title(), "specialty": "infectious_disease", "prevalence": "common",
@@ -163,10 +166,7 @@ def test_a_finding_listed_twice_by_one_disease_counts_once(tmp_path, index: KBIn
                              {"text": "pleuritic chest pain", "kind": "symptom", "frequency": 0.5}],
                 "tests": tests}
 
-    (tmp_path / "k.json").write_text(json.dumps({"source": "general textbook knowledge", "specialty_group": "id",
-                                                 "diseases": [disease("once", False), disease("twice", True)]}),
-                                     encoding="utf-8")
-    small = KBIndex(load_kb(tmp_path), index.embedder, default_catalog())
+    small = small_index(tmp_path, index, disease("once", False), disease("twice", True))
     d = Differential(small)
     d.observe_text("White cell count 18,000/mm3.")
     scores = d.log_scores()
@@ -178,8 +178,6 @@ def test_a_normal_result_counts_once_and_weakly(tmp_path, index: KBIndex) -> Non
     # A normal troponin denies "elevated troponin", the KB test's characteristic result. It counts against
     # the disease once (through the test) and, read from a report of any name, no more than the floor:
     # a simulated case lists only its key tests, so an unlisted test comes back normal.
-    import json
-
     disease = {"id": "mi", "name": "Mi", "specialty": "cardiology", "prevalence": "common",
                "findings": [{"text": t, "kind": "symptom", "frequency": 0.8}
                             for t in ("crushing chest pain", "sweating", "pain spreading to the left arm")],
@@ -188,9 +186,7 @@ def test_a_normal_result_counts_once_and_weakly(tmp_path, index: KBIndex) -> Non
     other = {"id": "gerd", "name": "Gerd", "specialty": "gastroenterology", "prevalence": "common",
              "findings": [{"text": t, "kind": "symptom", "frequency": 0.8}
                           for t in ("heartburn", "sour taste in the mouth", "pain after meals")], "tests": []}
-    (tmp_path / "k.json").write_text(json.dumps({"source": "general textbook knowledge", "specialty_group": "c",
-                                                 "diseases": [disease, other]}), encoding="utf-8")
-    small = KBIndex(load_kb(tmp_path), index.embedder, default_catalog())
+    small = small_index(tmp_path, index, disease, other)
     floor = float(np.log(ReasonerConfig().test_negative_floor))
     normal = "Troponin I 3 ng/L (99th percentile < 16)."
 
@@ -213,8 +209,6 @@ def test_a_normal_result_counts_once_and_weakly(tmp_path, index: KBIndex) -> Non
 def test_a_missing_normal_structure_is_a_finding(tmp_path, index: KBIndex) -> None:
     # "absent cremasteric reflex" is rare in other diseases: its absence raises torsion and the reflex being
     # there lowers it (it used to be read as "no cremasteric reflex", an absence most patients share).
-    import json
-
     torsion = {"id": "torsion", "name": "Torsion", "specialty": "urology", "prevalence": "uncommon",
                "findings": [{"text": "sudden severe testicular pain", "kind": "symptom", "frequency": 0.9},
                             {"text": "absent cremasteric reflex", "kind": "sign", "frequency": 0.9},
@@ -222,9 +216,7 @@ def test_a_missing_normal_structure_is_a_finding(tmp_path, index: KBIndex) -> No
     other = {"id": "epididymitis", "name": "Epididymitis", "specialty": "urology", "prevalence": "common",
              "findings": [{"text": t, "kind": "symptom", "frequency": 0.8}
                           for t in ("gradual testicular pain", "burning on urination", "fever")], "tests": []}
-    (tmp_path / "k.json").write_text(json.dumps({"source": "general textbook knowledge", "specialty_group": "u",
-                                                 "diseases": [torsion, other]}), encoding="utf-8")
-    small = KBIndex(load_kb(tmp_path), index.embedder, default_catalog())
+    small = small_index(tmp_path, index, torsion, other)
     assert not small.matcher.inverted.any()
 
     def torsion_odds(exam: str) -> float:
