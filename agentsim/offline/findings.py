@@ -422,10 +422,9 @@ def _sentence_fragments(sentence: str) -> list[_Frag]:
             # "coombs test: negative" -> the label is the negated finding
             result.extend(_Frag(f.text, True, f.sep) for f in _part_fragments(part))
             continue
-        if nxt is not None and _LEVEL_VALUE.match(nxt):
+        if nxt is not None and (level := _LEVEL_VALUE.match(nxt)):
             # "ESR: elevated", "potassium: low": the level is the finding's own word
-            level = _LEVEL_VALUE.match(nxt).group(1)
-            result.extend(_Frag(f"{level} {f.text}", False, f.sep) for f in _part_fragments(part))
+            result.extend(_Frag(f"{level.group(1)} {f.text}", False, f.sep) for f in _part_fragments(part))
             continue
         if nxt is not None and _POSITIVE_VALUE.match(nxt):
             result.extend(_Frag(f.text, False, f.sep) for f in _part_fragments(part))
@@ -808,6 +807,7 @@ class PhraseIndex:
         pure = [i for i, lim in self._limits.items()
                 if all(d == "time" for _, _, d in lim) and _is_pure_limit(self.phrases[i])]
         self._pure_duration = np.array(sorted(pure), dtype=np.int64)
+        self._limit_ids = np.array(sorted(self._limits), dtype=np.int64)
         self.inverted: dict[str, list[int]] = {}
         for i, toks in enumerate(self.tokens):
             for t in toks:
@@ -867,8 +867,9 @@ class PhraseIndex:
                     conf[r, self._pure_duration] = 0.0
                 if not values:
                     continue
-                for p, limits in self._limits.items():
-                    if conf[r, p] > 0 and contradicts(values, limits):
+                # only the limit-stating phrases the text matched at all
+                for p in self._limit_ids[conf[r, self._limit_ids] > 0]:
+                    if contradicts(values, self._limits[int(p)]):
                         conf[r, p] = 0.0
         return conf
 

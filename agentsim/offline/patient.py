@@ -446,6 +446,7 @@ class OfflinePatient:
         # "right lower abdominal pain?" is not confirmed by "left lower abdominal pain"
         conflict = opposed(norm, self._key_flags)
         limits = thresholds(norm)
+        limit_dims = {d for _, _, d in limits}
         for r, (k, neg, fi) in enumerate(self._keys):
             if (restrict is not None and fi not in restrict) or conflict[r]:
                 continue
@@ -459,7 +460,7 @@ class OfflinePatient:
             conf = 1.0 if lex >= 0.99 else (emb if lex >= 0.6 else emb * 0.5)
             # The symptom lists are authoritative; a passing mention ("it hurts when I cough") is not.
             rank = conf + (0.05 if self.facts[fi].topic in ("symptom", "denied", "ros") else 0.0)
-            if limits and not {d for _, d in values} & {d for _, _, d in limits}:
+            if limits and not {d for _, d in values} & limit_dims:
                 # a fact that says nothing of the asked duration is told, never a yes to it
                 rank = min(rank, ANSWER_THRESHOLD - 0.01)
             if rank > best[0] + 1e-9 or (abs(rank - best[0]) <= 1e-9 and best[2] and not neg):
