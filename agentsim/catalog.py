@@ -90,14 +90,16 @@ class TestCatalog:
     def __init__(self, data: CatalogFile):
         self.data = data
         self.entries = data.entries
+        self._by_id: dict[str, CatalogEntry] = {}
         self._by_key: dict[str, CatalogEntry] = {}
         for e in self.entries:
+            self._by_id.setdefault(e.id, e)
             for key in [e.id.replace("_", " "), e.name, *e.aliases]:
                 self._by_key.setdefault(normalize_name(key), e)
 
     def get(self, entry_id: str) -> CatalogEntry | None:
         """Entry by id."""
-        return next((e for e in self.entries if e.id == entry_id), None)
+        return self._by_id.get(entry_id)
 
     def related(self, a: str, b: str) -> bool:
         """True when one entry's results report the other's ("BMP" is part of a "CMP" and the reverse)."""

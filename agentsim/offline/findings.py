@@ -774,11 +774,10 @@ def _veto_absence(conf: np.ndarray, texts: Sequence[str], absent: np.ndarray, ab
     "absent cremasteric reflex" is not shown by "cremasteric reflex" (a denial of it is written as such), and
     "absent reflexes" does not show "brisk reflexes".
     """
-    for r, text in enumerate(texts):
-        if _ABSENT_WORD.search(text):
-            conf[r, ~absentish] = 0.0
-        elif not _ABSENTISH.search(text):
-            conf[r, absent] = 0.0
+    says_absent = np.array([bool(_ABSENT_WORD.search(t)) for t in texts], dtype=bool)
+    says_less = np.array([bool(_ABSENTISH.search(t)) for t in texts], dtype=bool)  # true wherever says_absent is
+    conf[np.ix_(says_absent, ~absentish)] = 0.0
+    conf[np.ix_(~says_less, absent)] = 0.0
 
 
 class PhraseIndex:
