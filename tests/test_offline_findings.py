@@ -10,6 +10,7 @@ import pytest
 from offline_fixtures import HashingEmbedder
 
 from agentsim.offline.findings import (
+    DENIED_ALIAS_WEIGHT,
     PART_ALIAS_WEIGHT,
     FindingMatcher,
     FindingSpec,
@@ -111,10 +112,10 @@ def test_lab_values_become_words() -> None:
     assert read_values("Urine albumin/creatinine ratio 8 mg/g; BUN/creatinine ratio 25") == []
     # a word result is the result; the next number belongs to another test ("pulse pressure" is no pulse)
     assert read_values("vitamin B12 normal, 25-OH vitamin D 31 ng/mL") == []
-    assert [v.text for v in read_values("Wide pulse pressure, temperature 38.2 C")] == ["fever"]
+    assert [v.text for v in read_values("Wide pulse pressure, temperature 38.2 C")] == ["fever", "temperature 38.2 c"]
     assert read_values("serum-ascites albumin gradient 1.6 g/dL") == []
     # a bare "T" is a temperature only with a temperature's number and unit
-    assert [v.text for v in read_values("T 38.5 C")] == ["fever"]
+    assert [v.text for v in read_values("T 38.5 C")] == ["fever", "temperature 38.5 c"]
     assert read_values("CD4 T cells 150/uL; T-score -2.8") == []
     assert [(v.analyte, v.negated) for v in read_values("troponin T 6 ng/L")] == [("troponin", True)]
     assert [v.text for v in read_values("K+ 6.1, Na+ 128")] == ["hyponatremia", "hyperkalemia"]
@@ -304,6 +305,52 @@ def test_findings_stated_as_absence_are_inverted(matcher: FindingMatcher) -> Non
     assert matcher.inverted.tolist() == [False, False, False, False, True, False]
     # "no fever" is matched through its positive wording; the reasoner flips the polarity
     assert matcher.match(["fever"])[0, 4] == pytest.approx(1.0)
+
+
+def test_a_denied_alias_denies_the_finding_only_partly() -> None:
+    specs = [FindingSpec(text="confusion", aliases=("seizure",), frequency=0.9, kind="symptom", disease=0)]
+    m = FindingMatcher(specs, 1, HashingEmbedder(), tag="test")
+    assert m.match(["seizure"])[0, 0] == pytest.approx(1.0)  # a seizure shows it
+    assert DENIED_ALIAS_WEIGHT < 1.0
+    assert m.match(["seizure"], negated=True)[0, 0] == pytest.approx(DENIED_ALIAS_WEIGHT)
+    assert m.match(["confusion"], negated=True)[0, 0] == pytest.approx(1.0)
+
+
+def test_an_alias_stated_as_an_absence_does_not_match_what_it_denies() -> None:
+    specs = [FindingSpec(text="hot dry skin", aliases=("no sweating",), frequency=0.5, kind="sign", disease=0),
+             FindingSpec(text="sweating", frequency=0.6, kind="sign", disease=1)]
+    m = FindingMatcher(specs, 2, HashingEmbedder(), tag="test")
+    conf = m.match([normalize_text("sweating")])
+    assert conf[0, 0] == 0.0 and conf[0, 1] == pytest.approx(1.0)
+    assert m.match([normalize_text("hot dry skin")])[0, 0] == pytest.approx(1.0)
+
+
+def test_two_letter_abbreviations_are_words() -> None:
+    from agentsim.offline.findings import PhraseIndex, content_tokens
+
+    assert content_tokens("high ck") == ["high", "ck"] and "c4" in content_tokens("low c4")
+    assert "st" not in content_tokens("1st degree av block")  # an ordinal's suffix is no abbreviation
+    phrases = PhraseIndex(["high ck", "prolonged qt interval"], HashingEmbedder(), tag="test")
+    conf = phrases.lexical(["high fever", "prolonged labour", "high ck"])
+    assert conf[0, 0] == 0.0 and conf[1, 1] == 0.0 and conf[2, 0] == pytest.approx(1.0)
+
+
+def test_temperatures_compare_in_celsius() -> None:
+    from agentsim.offline.findings import PhraseIndex, quantities, thresholds
+
+    assert quantities(normalize_text("Temperature 104°F")) == [(pytest.approx(40.0), "celsius")]
+    assert thresholds("core temperature above 40 c") == [(False, 40.0, "celsius")]
+    assert quantities("hepatitis c") == [] and quantities("vitamin c 500 mg") == []
+    phrases = PhraseIndex(["core temperature above 40 c", "core temperature below 35 c"], HashingEmbedder(),
+                          tag="test")
+    conf = phrases.match(["core temperature 41.1 c", "core temperature 38.2 c"])
+    assert conf[0, 0] > 0.0 and conf[0, 1] == 0.0
+    assert conf[1, 0] == 0.0 and conf[1, 1] == 0.0
+    # the vital sign states its value, so that such limits can be checked
+    texts = [v.text for v in read_values("Temperature: 106°F (41.1°C)", "vital signs")]
+    assert "temperature 41.1 c" in texts and "high fever" in texts
+    assert not any(t.startswith("temperature") for t in
+                   (v.text for v in read_values("Temperature: 37.0°C", "vital signs")))
 
 
 def test_ancestry_is_read_from_demographics_not_asked_as_a_symptom():

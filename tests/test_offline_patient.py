@@ -276,3 +276,23 @@ def test_a_question_about_the_family_gets_the_family_history_only() -> None:
     assert "stroke" in family and "diabetes" not in family
     both = ask(p, "Do you have any medical conditions, and does anything run in your family?")
     assert "stroke" in both and "diabetes" in both
+
+
+def test_medicines_named_in_the_past_history_are_not_denied() -> None:
+    from agentsim.scenario import PatientFacts
+    from agentsim.views import PatientView
+
+    facts = PatientFacts(demographics="40-year-old man",
+                         past_medical_history="Schizophrenia, well controlled with haloperidol. Epilepsy, taking "
+                                              "phenytoin.")
+    p = OfflinePatient(embedder=HashingEmbedder())
+    asyncio.run(p.start(PatientView(opening_line="I feel hot.", facts=facts), seed=0))
+    both = ask(p, "Do you have any medical conditions, and do you take any medications?")
+    assert "haloperidol" in both and "phenytoin" in both and "don't take" not in both
+    assert both.count("phenytoin") == 1
+    assert "phenytoin" in ask(p, "Do you take any medicines?")
+
+    healthy = OfflinePatient(embedder=HashingEmbedder())
+    asyncio.run(healthy.start(PatientView(opening_line="I feel hot.", facts=PatientFacts(
+        demographics="40-year-old man", past_medical_history="Asthma as a child.")), seed=0))
+    assert "don't take any medicines" in ask(healthy, "Do you take any medicines?")

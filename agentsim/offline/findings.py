@@ -70,10 +70,13 @@ LEX_HI = 0.95
 #: Exponent of the precision factor of the lexical score (0 ignores how much of the text a phrase explains).
 LEX_PRECISION_POWER = 0.25
 #: Bumped whenever matching changes, so that cached matrices derived from it are rebuilt.
-MATCHER_VERSION = 13
+MATCHER_VERSION = 15
 #: Evidence weight of an alias that names one part of an "A and B" finding ("high blood pressure" for
 #: "hypertension and tachycardia").
 PART_ALIAS_WEIGHT = 0.5
+#: Weight of a denial matched through an alias rather than the finding's own text (see
+#: :meth:`FindingMatcher.phrase_to_finding`).
+DENIED_ALIAS_WEIGHT = 0.5
 #: Joined runs of fragments longer than this many words are not formed.
 MAX_CLAUSE_WORDS = 30
 #: Texts longer than this many words are matched by words only: their embedding is diluted anyway,
@@ -587,14 +590,19 @@ STOPWORDS = frozenset(
     having do does did this that these those it its his her their my our your i he she they we you me him them
     patient patients reports reported report notes noted presents presenting presented complains complaint
     complaints states describes described also very some any other more most much many few several both either
-    all each over under into out up down about than then there here when while which who whom what whose as such
+    all each over under into out up down about than less then there here when while which who whom what whose as such
     past recent recently currently current new now today time times day days week weeks month months year years
     ago since last first second third history significant mild moderate severe slight slightly yes
     consistent okay ok well like feel feels felt think started start starting began begun lasting lasted
     duration hour hours minute minutes
     left right bilateral bilaterally one two three associated episode episodes""".split()
 )
-_KEEP_SHORT = {"ct", "mr", "hr", "bp", "rr", "ph"}
+# Two-letter clinical abbreviations are content: without them "high CK" is just "high" and matches "high
+# fever", and "prolonged QT" is just "prolonged". A short word with a digit ("T2", "C4", "S3") is one too.
+_KEEP_SHORT = {"ct", "mr", "hr", "bp", "rr", "ph", "ck", "qt", "st", "pr", "pt", "gi", "tb", "iv", "av", "af", "rh",
+               "lh", "hb", "iq", "xx", "xy", "ii", "ca"}
+# a word that starts after a digit is a suffix or unit ("1st", "25mg"), not an abbreviation
+_CONTENT_WORD = re.compile(r"(?<![0-9])[a-z][a-z0-9']*")
 _SUFFIXES = ("izations", "ization", "ations", "ation", "ities", "ity", "nesses", "ness", "ments", "ment", "ings",
              "ing", "ated", "ates", "ate", "ions", "ion", "ers", "er", "ed", "ies", "es", "ful", "ly", "al", "ic",
              "s")
@@ -630,7 +638,9 @@ def stem(word: str) -> str:
 
 def content_tokens(text: str) -> list[str]:
     """Stemmed content words of an already normalised text."""
-    return [stem(w) for w in _WORD.findall(text.lower()) if (w not in STOPWORDS and len(w) > 2) or w in _KEEP_SHORT]
+    return [stem(w) for w in _CONTENT_WORD.findall(text.lower())
+            if (w not in STOPWORDS and len(w) > 2) or w in _KEEP_SHORT
+            or (len(w) == 2 and w[1].isdigit())]
 
 
 def antonym_flags(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -696,7 +706,9 @@ _UNITS = {"minutes": ("time", 1), "minute": ("time", 1), "mins": ("time", 1), "m
           "days": ("time", 1440), "day": ("time", 1440), "weeks": ("time", 10080), "week": ("time", 10080),
           "months": ("time", 43800), "month": ("time", 43800), "years": ("time", 525600), "year": ("time", 525600),
           "mm": ("mm", 1), "cm": ("mm", 10), "mmhg": ("mmhg", 1), "mg/dl": ("mg/dl", 1), "mmol/l": ("mmol/l", 1),
-          "percent": ("%", 1), "%": ("%", 1), "kg": ("kg", 1), "ms": ("ms", 1)}
+          "percent": ("%", 1), "%": ("%", 1), "kg": ("kg", 1), "ms": ("ms", 1),
+          # temperatures are compared in Celsius ("core temperature above 40 C" against "106°F")
+          "°c": ("celsius", 1), "c": ("celsius", 1), "°f": ("fahrenheit", 1), "f": ("fahrenheit", 1)}
 _NUM_RE = r"(\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
 _UNIT_RE = r"(" + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True)) + r")(?![a-z])"
 _THRESHOLD = re.compile(r"\b(less than|under|below|shorter than|more than|over|above|greater than|longer than|"
@@ -710,21 +722,27 @@ def _number(word: str) -> float:
     return float(_NUMBER_WORDS.get(word, word))
 
 
+def _value(number: str, unit: str) -> tuple[float, str]:
+    """(value in the base unit of its dimension, dimension) of a number and its unit."""
+    dim, k = _UNITS[unit]
+    if dim == "fahrenheit":
+        return (_number(number) - 32.0) * 5.0 / 9.0, "celsius"
+    return _number(number) * k, dim
+
+
 def thresholds(text: str) -> list[tuple[bool, float, str]]:
     """(upper bound?, value in base units, dimension) of each limit a finding states ("less than 30 minutes")."""
     out = []
     for m in _THRESHOLD.finditer(text):
-        dim, k = _UNITS[m.group(3)]
-        out.append((m.group(1) in _BELOW, _number(m.group(2)) * k, dim))
+        out.append((m.group(1) in _BELOW, *_value(m.group(2), m.group(3))))
     for m in _OR_MORE.finditer(text):
-        dim, k = _UNITS[m.group(2)]
-        out.append((m.group(3) in _BELOW, _number(m.group(1)) * k, dim))
+        out.append((m.group(3) in _BELOW, *_value(m.group(1), m.group(2))))
     return out
 
 
 def quantities(text: str) -> list[tuple[float, str]]:
     """(value in base units, dimension) of each quantity with a unit in ``text`` ("50 minutes", "3 cm")."""
-    return [(_number(m.group(1)) * _UNITS[m.group(2)][1], _UNITS[m.group(2)][0]) for m in _QUANTITY.finditer(text)]
+    return [_value(m.group(1), m.group(2)) for m in _QUANTITY.finditer(text)]
 
 
 #: words of a duration finding that name no particular thing
@@ -931,6 +949,10 @@ class FindingMatcher:
             inverted.append(neg)
             if neg:
                 texts = [_NEGATED_FINDING.sub("", t) for t in texts if _NEGATED_FINDING.match(t)]
+            else:
+                # An alias stated as an absence ("no sweating" for "hot dry skin", "no fever" for "otherwise
+                # well") would match the presence of what it denies: "diaphoresis" would show dry skin.
+                texts = [t for t in texts if not _NEGATED_FINDING.match(t)]
             conjuncts = _and_conjuncts(texts[0])
             for k, ph in enumerate(dict.fromkeys(texts)):
                 # A bare location alias ("back" for "lesions on the trunk") would match any mention of it.
@@ -965,6 +987,13 @@ class FindingMatcher:
         self._pair_weight = np.where(np.array(pairs_part, dtype=bool)[order], PART_ALIAS_WEIGHT,
                                      1.0).astype(np.float32)
         self._has_part = bool((self._pair_weight < 1.0).any())
+        # Most aliases are one way among others in which a finding shows ("seizure" or "collapse" for the
+        # "confusion" of heat stroke): the patient who has no seizure may still be confused. A denial matched
+        # through such an alias denies the finding only partly.
+        is_alias = np.ones(len(self.pair_phrase), dtype=bool)
+        is_alias[self.pair_starts] = False
+        part = np.array(pairs_part, dtype=bool)[order]
+        self._deny_weight = np.where(is_alias & ~part, DENIED_ALIAS_WEIGHT, 1.0).astype(np.float32)
         self._rows: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = {}
         self._rows_max = 50_000
 
@@ -972,12 +1001,15 @@ class FindingMatcher:
         """Reduce (n, n_phrases) phrase confidences to (n, n_findings) by the max over each finding's phrases.
 
         An alias naming one part of an "A and B" finding counts :data:`PART_ALIAS_WEIGHT` as evidence of
-        presence and fully as a denial (``negated``).
+        presence and fully as a denial (``negated``); a denial of any other alias counts
+        :data:`DENIED_ALIAS_WEIGHT` (the finding's own text fully).
         """
         if phrase_conf.shape[0] == 0:
             return np.zeros((0, self.n_findings), dtype=np.float32)
         gathered = phrase_conf[:, self.pair_phrase]
-        if not negated and self._has_part:
+        if negated:
+            gathered = gathered * self._deny_weight
+        elif self._has_part:
             gathered = gathered * self._pair_weight
         return np.maximum.reduceat(gathered, self.pair_starts, axis=1)
 

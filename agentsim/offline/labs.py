@@ -59,10 +59,13 @@ def _range(low: float | None, high: float | None, low_words: str, high_words: st
 
 def _temp(v: float, unit: str) -> list[tuple[str, bool, bool]]:
     c = (v - 32) * 5 / 9 if (v > 50 or "f" in unit.lower()) else v
+    # The value itself too, so that findings stating a limit ("core temperature above 40 C") can be
+    # checked against it; a normal temperature states no limit-worthy finding.
+    measured = (f"temperature {c:.1f} c", False, True)
     if c >= 38.0:
-        return [("fever", False, True)] + ([("high fever", False, True)] if c >= 39.5 else [])
+        return [("fever", False, True), measured] + ([("high fever", False, True)] if c >= 39.5 else [])
     if c < 35.0:
-        return [("hypothermia", False, True)]
+        return [("hypothermia", False, True), measured]
     return [("fever", True, False)]
 
 

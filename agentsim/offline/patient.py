@@ -69,6 +69,9 @@ _PLACEHOLDER = re.compile(r"the suspected condition|\b(?:not provided|unreported
                           re.IGNORECASE)
 
 #: words too general to tie a question to a habit ("use", "daily")
+#: a past-history sentence that also names a treatment the patient takes
+_TAKES_MEDICINE = re.compile(r"\b(?:taking|takes|controlled with|treated with|managed with|prescribed|medications?|"
+                             r"medicines?|tablets?|pills?|inhalers?|insulin)\b", re.I)
 _GENERIC_WORDS = frozenset("use usage used history daily day days week weeks year years time times past current "
                            "currently regular regularly often".split())
 #: Questions about the whole social history, answered with all of it.
@@ -348,7 +351,7 @@ class OfflinePatient:
         if "social" in topics and not targets:
             targets = [question]
         if topics:
-            answers = [self._topic(t, question, targets) for t in topics if t in
+            answers = [self._topic(t, question, targets, also_pmh="pmh" in topics) for t in topics if t in
                        ("pmh", "meds", "allergies", "social", "family")]
             answers = [a for a in answers if a]
             if answers:
@@ -380,7 +383,7 @@ class OfflinePatient:
             return _NOTHING_ELSE
         return " ".join(self._say(i) for i in new)
 
-    def _topic(self, topic: str, question: str, targets: list[str]) -> str:
+    def _topic(self, topic: str, question: str, targets: list[str], also_pmh: bool = False) -> str:
         idx = [i for i, f in enumerate(self.facts) if f.topic == topic]
         if topic == "social" and idx and _BROAD_SOCIAL.search(question):
             return " ".join(self._say(i) for i in idx)
@@ -406,6 +409,11 @@ class OfflinePatient:
             return "No." if idx else self._pick(_UNKNOWN_HISTORY)
         if idx:
             return " ".join(self._say(i) for i in idx)
+        if topic == "meds":
+            # "Epilepsy: taking phenytoin" is in the past history: tell it ("I take none" would lie), once
+            treated = [i for i, f in enumerate(self.facts) if f.topic == "pmh" and _TAKES_MEDICINE.search(f.text)]
+            if treated:
+                return "" if also_pmh else " ".join(self._say(i) for i in treated)
         defaults = {"pmh": "No, I've been healthy.", "meds": "I don't take any medicines.",
                     "allergies": "No allergies that I know of.", "family": "Not that I know of.",
                     "social": "Nothing special to mention."}
