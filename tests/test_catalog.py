@@ -103,6 +103,27 @@ def test_different_tests_stay_different(cat):
     assert cat.lookup("urine hCG").id != cat.lookup("serum beta-hCG").id
     assert cat.lookup("MRI brain").id != cat.lookup("CT head").id
     assert cat.lookup("blood cultures").id != cat.lookup("urine culture").id
+    # a word shared with another test's name is no match: these once ordered a dexamethasone suppression test
+    # for a urine copper, a venous study for mesenteric arteries and a blood pressure for compartment pressures
+    for request, wrong in [("24-hour urine copper", "dexamethasone_suppression"),
+                           ("24-hour urine calcium", "dexamethasone_suppression"),
+                           ("mesenteric Doppler ultrasound", "doppler_venous"),
+                           ("carotid Doppler ultrasound", "doppler_venous"),
+                           ("compartment pressure measurement", "blood_pressure"),
+                           ("anti-PLA2R antibody", "rf_ccp"), ("urine cytology", "urinalysis")]:
+        entry = cat.lookup(request)
+        assert entry is not None and entry.id != wrong, request
+
+
+def test_every_knowledge_base_angiogram_names_its_site(cat):
+    """A bare "CT angiography" resolved to the pulmonary study for limb, carotid and mesenteric disease."""
+    from agentsim.offline.kb import default_kb
+
+    for disease in default_kb().diseases:
+        for t in disease.tests:
+            entry = cat.lookup(t.test)
+            if entry is not None and entry.id == "ctpa":
+                assert disease.specialty == "pulmonology", (disease.name, t.test)
 
 
 def test_prices_in_expected_ranges(cat):

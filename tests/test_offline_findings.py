@@ -74,6 +74,7 @@ def test_normal_statements_assert_nothing() -> None:
     assert polarity("Oriented x3; mucous membranes moist; percussion resonant; full range of motion. "
                     "Cornea clear, retina attached. Liver, spleen and gallbladder unremarkable.") == {}
     assert polarity("Moist crackles at both bases.") == {"moist crackles at both bases": False}
+    assert polarity("Urinary calcium excretion within reference ranges.") == {}
 
 
 def test_a_test_named_before_negative_for_is_no_finding() -> None:

@@ -118,7 +118,7 @@ _NEUTRAL = re.compile(r"\b(normal|unremarkable|within normal limits|wnl|clear to
                       r"(?:mucous membranes|mucosa) (?:are )?moist|moist mucous membranes|resonant|"
                       r"retina (?:is )?attached|"
                       r"full (?:active|passive|painless|range|extraocular|eye movements)|appropriate for (?:age|cycle)|"
-                      r"within (?:the )?(?:[\w-]+ )?(?:reference |expected )?range|(?:testes|testicles) descended|"
+                      r"within (?:the )?(?:[\w-]+ )?(?:reference |expected )?ranges?|(?:testes|testicles) descended|"
                       r"(?:cornea|conjunctivae?|lungs?|vitreous|media|lens) (?:are |is )?clear|"
                       # examination findings that are normal as worded
                       r"supple|atraumatic|normocephalic|euthymic|congruent|well[- ]groomed|good eye contact|"

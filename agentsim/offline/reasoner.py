@@ -96,6 +96,7 @@ RESULT_KINDS = frozenset({TEST_KIND, "lab", "imaging"})
 _MISSING = re.compile(r"^(?:absent|lack of)\b", re.IGNORECASE)
 _NORMAL_RESULT = re.compile(
     r"\b(normal|unremarkable|negative|no abnormalit\w*|no acute|within normal limits|not detected|no growth|"
+    r"within (?:the )?(?:reference|expected|therapeutic|age-specific) ranges?|"
     r"non-?reactive|clear lungs?|clear lung fields|lungs? (?:are )?clear)\b", re.IGNORECASE)
 
 
