@@ -149,6 +149,24 @@ def test_normal_results_are_normal(cat):
         assert hits == [], word
 
 
+def test_normal_results_read_as_normal_to_the_offline_doctor(cat):
+    """A test the case does not list comes back as its catalogue normal: the reader must take it as normal,
+    or the result is evidence for nothing ("triphasic waveforms throughout" once was)."""
+    from agentsim.offline.reasoner import is_normal_report, read_report
+
+    unread = []
+    for e in cat.entries:
+        if e.category in ("exam", "vitals"):
+            continue
+        for result in [e.normal_result, *e.normal_by_sex.values()]:
+            clauses, values = read_report(e.name, result)
+            if not is_normal_report(result, clauses, values):
+                unread.append((e.id, result))
+    assert unread == []
+    clauses, values = read_report("ECG", "Normal sinus rhythm with ST elevation in leads II, III and aVF.")
+    assert any(not c.negated and "st elevation" in c.text for c in clauses)
+
+
 def test_normalize_ignores_filler_and_punctuation():
     assert normalize_name("Please order the CBC test") == "cbc"
     assert normalize_name("Chest_X-ray") == normalize_name("chest x ray")

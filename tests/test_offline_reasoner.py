@@ -231,3 +231,13 @@ def test_a_missing_normal_structure_is_a_finding(tmp_path, index: KBIndex) -> No
         assert torsion_odds(absent) > neutral + 0.8, absent
     for present in ("Cremasteric reflex present.", "Cremasteric reflex intact on both sides."):
         assert torsion_odds(present) < neutral - 0.8, present
+
+
+def test_a_report_that_says_normal_still_shows_what_it_shows(index: KBIndex) -> None:
+    mi = next(i for i, t in enumerate(index.tests) if t.result.startswith("ST elevation"))
+    diff = Differential(index, age=60, sex="male")
+    diff.observe_test("ECG", "Normal sinus rhythm with ST elevation in contiguous leads II, III and aVF.")
+    assert diff.test_shown[mi] == 1.0
+    plain = Differential(index, age=60, sex="male")
+    plain.observe_test("ECG", "Normal sinus rhythm.")
+    assert plain.test_shown[mi] == 0.0

@@ -350,6 +350,26 @@ def _restated_findings(m: FindingMatcher, min_cosine: float = 0.9) -> np.ndarray
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
+def read_report(name: str, result: str, negation_weight: float = 1.0) -> tuple[list[Clause], list[LabFinding]]:
+    """The clauses and the values of a test report (values replace the measurement clauses they come from).
+
+    Denials in the report's words weigh ``negation_weight``; those read from values weigh fully.
+    """
+    clauses = split_clauses(result, source=f"test:{name}")
+    if negation_weight < 1.0:
+        clauses = [c.model_copy(update={"weight": c.weight * negation_weight}) if c.negated else c for c in clauses]
+    values = read_values(result, name)
+    return Differential._with_values(clauses, values, source=f"test:{name}", weight=1.0), values
+
+
+def is_normal_report(result: str, clauses: Sequence[Clause], values: Sequence[LabFinding]) -> bool:
+    """True when a report (read by :func:`read_report`) is normal: no abnormal value, and either it
+    asserts nothing or it says it is normal ("Normal triphasic waveforms throughout")."""
+    if any(v.abnormal for v in values):
+        return False
+    return not any(not c.negated for c in clauses) or bool(_NORMAL_RESULT.search(result))
+
+
 class Differential:
     """The evolving differential of one episode (mutable; one per episode)."""
 
@@ -490,12 +510,7 @@ class Differential:
 
     def observe_test(self, name: str, result: str, keys: Sequence[str] | None = None) -> list[Clause]:
         """Read a test result: its findings, and whether it shows each KB disease's characteristic result."""
-        clauses = split_clauses(result, source=f"test:{name}")
-        w = self.config.report_negation_weight
-        if w < 1.0:
-            clauses = [c.model_copy(update={"weight": c.weight * w}) if c.negated else c for c in clauses]
-        values = read_values(result, name)
-        clauses = self._with_values(clauses, values, source=f"test:{name}", weight=1.0)
+        clauses, values = read_report(name, result, self.config.report_negation_weight)
         self.observe_clauses(clauses)
         keys = list(keys) if keys is not None else self.index.keys_for_test_name(name)
         infos = [i for k in keys for i in self.index.tests_by_key.get(k, [])]
@@ -503,16 +518,16 @@ class Differential:
             return clauses
         pos_texts = [c.text for c in clauses if not c.negated]
         conf = self.index.matcher.match(pos_texts) if pos_texts else None
-        # Normal: no abnormal value, and either nothing asserted or the report says it is normal.
-        normal = not any(v.abnormal for v in values) and (not pos_texts or bool(_NORMAL_RESULT.search(result)))
+        normal = is_normal_report(result, clauses, values)
         for i in infos:
             t = self.index.tests[i]
             if t.negative:
                 shown = 1.0 if normal else 0.0
+            elif conf is not None and conf[:, t.finding].max() >= self.config.result_match:
+                # before "normal": "normal sinus rhythm with ST elevation" shows the ST elevation
+                shown = 1.0
             elif normal:
                 shown = 0.0
-            elif conf is not None and conf[:, t.finding].max() >= self.config.result_match:
-                shown = 1.0
             else:
                 # An abnormal result in other words than the KB's: the matcher may just have missed it.
                 continue
