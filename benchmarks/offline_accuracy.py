@@ -116,7 +116,8 @@ def whole_case_differential(views: CaseViews, index: KBIndex) -> Differential:
     for x in f.denied_symptoms:
         diff.observe_finding(x, present=False)
     for e in views.measurement.exam:
-        diff.observe_text(e.result, source="exam")
+        # with its name, as the measurement agent reports it: "120/min" alone is no heart rate
+        diff.observe_text(f"{e.name}: {e.result}", source="exam")
     for t in views.measurement.tests:
         diff.observe_test(t.name, t.result)
     return diff

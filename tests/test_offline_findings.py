@@ -264,6 +264,12 @@ def test_opposite_sides_durations_and_courses_do_not_match() -> None:
     assert conf[0, 0] == 0.0 and conf[1, 1] == 0.0 and conf[2, 2] == 0.0 and conf[4, 4] == 0.0
     # sides are whole words: "upright" does not say "right"
     assert conf[3, 3] > 0.0
+    assert phrases.lexical(["bibasilar crackles"])[0, 4] == 0.0
+
+
+def test_right_and_left_is_one_bilateral_finding() -> None:
+    clauses = split_clauses("Rales in the lower right and left lung lobes.")
+    assert [c.text for c in clauses] == ["rales in the lower bilateral lung lobes"]
 
 
 def test_a_quantity_that_breaks_a_stated_limit_does_not_match() -> None:

@@ -70,7 +70,7 @@ LEX_HI = 0.95
 #: Exponent of the precision factor of the lexical score (0 ignores how much of the text a phrase explains).
 LEX_PRECISION_POWER = 0.25
 #: Bumped whenever matching changes, so that cached matrices derived from it are rebuilt.
-MATCHER_VERSION = 15
+MATCHER_VERSION = 16
 #: Evidence weight of an alias that names one part of an "A and B" finding ("high blood pressure" for
 #: "hypertension and tachycardia").
 PART_ALIAS_WEIGHT = 0.5
@@ -411,9 +411,14 @@ _HARD_SEPS = {";", "but", "however", "although", "though", "except", "whereas", 
 _AMBI_CUES = {"absent", "negative", "none", "nil"}
 
 
+_BOTH_SIDES = re.compile(r"\b(?:right and left|left and right)\b")
+
+
 def _sentence_fragments(sentence: str) -> list[_Frag]:
     """Fragments of one normalised sentence with their polarity."""
     sentence = _PSEUDO.sub(lambda m: m.group(0).replace(" ", "_"), sentence)
+    # "rales in the right and left lower lobes" is one bilateral finding, not a right-sided one and a "left"
+    sentence = _BOTH_SIDES.sub("bilateral", sentence)
     sentence = absence_form(sentence)
     sentence = _NORMAL_PAIRS.sub("normal", sentence)
     parts = [p for p in re.split(r"\s*:\s*", sentence) if p.strip()]
@@ -611,7 +616,8 @@ _ANTONYMS = [("hyper", "hypo"), ("tachy", "brady"), ("increas", "decreas"), ("hi
              ("over", "under"), ("hyper", "normo"), ("upper", "lower"), ("raised", "low"), ("dilat", "constrict"),
              ("mydriasis", "miosis"), ("diarrhea", "constipation"), ("insomnia", "hypersomnia"),
              ("more than", "less than"), ("longer than", "shorter than"),
-             (r"\bunilateral|\bone[- ](?:side|lung|leg|arm|eye|ear|limb)\b", r"\bbilateral|\bboth\b"),
+             (r"\bunilateral|\bone[- ](?:side|lung|leg|arm|eye|ear|limb)\b",
+              r"\bbilateral|\bboth\b|\bbibas(?:ilar|al)\b"),
              ("acute", "chronic"), ("productive", "dry"), ("painless", "painful"), ("proximal", "distal"),
              (r"\bleft\b", r"\bright\b"),
              # extent: "widespread body pain" is not "knee pain"
