@@ -296,3 +296,17 @@ def test_medicines_named_in_the_past_history_are_not_denied() -> None:
     asyncio.run(healthy.start(PatientView(opening_line="I feel hot.", facts=PatientFacts(
         demographics="40-year-old man", past_medical_history="Asthma as a child.")), seed=0))
     assert "don't take any medicines" in ask(healthy, "Do you take any medicines?")
+
+
+def test_a_symptom_with_a_measured_value_is_told_without_the_value() -> None:
+    from agentsim.scenario import PatientFacts, Symptom
+    from agentsim.views import PatientView
+
+    facts = PatientFacts(demographics="22-year-old man", symptoms=[Symptom(name="High fever (104°F or 40°C)")],
+                         history_of_present_illness="He felt hot and confused (temperature 40°C on arrival).")
+    p = OfflinePatient(embedder=HashingEmbedder())
+    asyncio.run(p.start(PatientView(opening_line="I feel unwell.", facts=facts), seed=0))
+    answer = ask(p, "Have you had a high fever?")
+    assert answer.startswith("Yes") and "104" not in answer and "40" not in answer
+    story = ask(p, "Can you tell me more about your symptoms and how they started?")
+    assert "confused" in story and "40" not in story

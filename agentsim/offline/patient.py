@@ -225,6 +225,15 @@ def _speakable(sentence: str) -> bool:
     return not _TEST_WORDS.search(sentence) and not _PLACEHOLDER.search(sentence)
 
 
+_PAREN = re.compile(r"\s*\(([^()]*)\)")
+
+
+def _unmeasured(text: str) -> str:
+    """``text`` without the bracketed measurements a patient cannot know ("High fever (104°F or 40°C)" ->
+    "High fever"), so that the rest can still be told."""
+    return _PAREN.sub(lambda m: m.group(0) if _speakable(m.group(1)) else "", text)
+
+
 class OfflinePatient:
     """Patient participant that answers from its facts (no model server)."""
 
@@ -259,6 +268,7 @@ class OfflinePatient:
         facts: list[_Fact] = []
 
         def add(text: str, topic: str, keys_from: str | None = None, negated_only: bool = False) -> None:
+            text = _unmeasured(text)
             if not text or not _speakable(text):
                 return
             spoken = first_person(text)
@@ -275,6 +285,10 @@ class OfflinePatient:
         for s in _sentences(f.history_of_present_illness):
             add(s, "hpi")
         for sym in f.symptoms:
+            sym = sym.model_copy(update={"name": _unmeasured(sym.name),
+                                         "detail": _unmeasured(sym.detail) if sym.detail else sym.detail})
+            if not sym.name.strip():
+                continue
             spoken = sym.name if not sym.detail else f"{sym.name}: {sym.detail}"
             if _speakable(spoken) or _speakable(sym.name):
                 text = f"I have {_lower_first(sym.name)}" + (f", {sym.detail}" if sym.detail and
