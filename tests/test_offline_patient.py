@@ -310,3 +310,17 @@ def test_a_symptom_with_a_measured_value_is_told_without_the_value() -> None:
     assert answer.startswith("Yes") and "104" not in answer and "40" not in answer
     story = ask(p, "Can you tell me more about your symptoms and how they started?")
     assert "confused" in story and "40" not in story
+
+
+def test_review_of_systems_written_as_negative_for_is_a_denial() -> None:
+    from agentsim.scenario import PatientFacts
+    from agentsim.views import PatientView
+
+    facts = PatientFacts(demographics="60-year-old man", review_of_systems="Negative for fever, rash or weight loss.",
+                         history_of_present_illness="Tingling pain in the right sole when he raises the foot above "
+                                                    "chest level. Pulse at 141/min.")
+    p = OfflinePatient(embedder=HashingEmbedder())
+    asyncio.run(p.start(PatientView(opening_line="My foot hurts.", facts=facts), seed=0))
+    assert ask(p, "Have you had a rash?").startswith("No")
+    story = ask(p, "Can you tell me more about your symptoms and how they started?")
+    assert "chest level" in story and "141" not in story

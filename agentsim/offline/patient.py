@@ -55,7 +55,9 @@ RELATED_THRESHOLD = 0.15
 
 _TEST_WORDS = re.compile(
     r"\b(biops\w*|x-?rays?|radiograph\w*|ct|mri|scan|scans|ultrasound\w*|ecg|ekg|electrocardiogra\w*|echocardiogra\w*|"
-    r"laborator\w*|labs?|blood tests?|blood work|levels?|counts?|mg/dl|mmol|/mm3|g/dl|u/l|iu/l|positive for|"
+    r"laborator\w*|labs?|blood tests?|blood work|counts?|mg/dl|mmol|/mm3|g/dl|u/l|iu/l|positive for|"
+    # a lab's level, not "above chest level" or "stress levels"
+    r"(?<!chest )(?<!stress )(?<!energy )(?<!activity )levels?(?! of stress)|"
     r"negative for|cultures?|smears?|titers?|serolog\w*|patholog\w*|histolog\w*|imaging|spirometry|endoscop\w*|"
     r"colonoscop\w*|test results?|mm ?hg|°|bpm|/min|breaths/min|auscultation|on examination|exam(ination)? "
     r"(showed|revealed))\b",
@@ -226,12 +228,23 @@ def _speakable(sentence: str) -> bool:
 
 
 _PAREN = re.compile(r"\s*\(([^()]*)\)")
+# "pulse at 141/min", "fever of 102°F": a vital sign's value after the symptom it measures
+_VALUE_AFTER = re.compile(r"\s+(?:at|of|to)\s+\d[\d.,/]*\s*(?:°\s*[fc]\b|/min\b|mm ?hg\b|bpm\b|breaths/min\b|%)",
+                          re.IGNORECASE)
+# A review of systems written as "Negative for fever, rash" is the patient's own denial, not a test result.
+_SYSTEMS_NEGATIVE = re.compile(r"^\s*negative for(?:\s+any)?\b", re.IGNORECASE)
+_SYSTEMS_POSITIVE = re.compile(r"^\s*positive for\s+", re.IGNORECASE)
 
 
 def _unmeasured(text: str) -> str:
-    """``text`` without the bracketed measurements a patient cannot know ("High fever (104°F or 40°C)" ->
-    "High fever"), so that the rest can still be told."""
-    return _PAREN.sub(lambda m: m.group(0) if _speakable(m.group(1)) else "", text)
+    """``text`` without the measurements a patient cannot know ("High fever (104°F or 40°C)" and "Fever of
+    102°F" -> "High fever", "Fever"), so that the rest can still be told; a sentence that opens with
+    "Negative for" or "Positive for" (a review of systems) reads as the patient's "No ..." or "...".
+    """
+    text = _PAREN.sub(lambda m: m.group(0) if _speakable(m.group(1)) else "", text)
+    text = _VALUE_AFTER.sub("", text)
+    text = _SYSTEMS_NEGATIVE.sub("No", text)
+    return _SYSTEMS_POSITIVE.sub("", text)
 
 
 class OfflinePatient:
