@@ -128,6 +128,19 @@ def test_memory_hits_are_soft_evidence(appendicitis: LoadedScenario, index: KBIn
     assert after["ureteric_colic"] > before["ureteric_colic"]
 
 
+def test_a_yes_in_other_words_confirms_the_question_only_partly(appendicitis: LoadedScenario,
+                                                                  index: KBIndex) -> None:
+    doc = OfflineDoctor(index=index)
+    asyncio.run(doc.start(build_views(appendicitis).doctor, 0))
+    assert doc.diff is not None
+    seen: list[tuple[str, bool, float]] = []
+    doc.diff.observe_finding = lambda text, present, weight=1.0: seen.append((text, present, weight))  # type: ignore
+    doc._read_answer("Yes. I have intermittent flank pain.", {"target": "sudden flank pain and shock"})
+    doc._read_answer("Yes. I have had a fever since yesterday.", {"target": "fever"})
+    doc._read_answer("Yes.", {"target": "nausea"})
+    assert seen == [("sudden flank pain and shock", True, 0.5), ("fever", True, 1.0), ("nausea", True, 1.0)]
+
+
 def test_adopted_actions_are_read_as_taken(appendicitis: LoadedScenario, index: KBIndex) -> None:
     doc = OfflineDoctor(index=index)
     asyncio.run(doc.start(build_views(appendicitis).doctor, 0))

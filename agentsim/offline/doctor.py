@@ -285,7 +285,11 @@ class OfflineDoctor:
             weight = 1.0 if restated else self.config.unknown_answer_weight
             self.diff.observe_finding(target, present=False, weight=weight)
         elif present:
-            self.diff.observe_finding(target, present=True)
+            # "Yes. I have intermittent flank pain" to "sudden flank pain and shock?" confirms in other words:
+            # the answer's own words (read above) carry the rest.
+            said = re.sub(r"^\W*\w+\W*", "", text).strip()  # the words after "Yes."
+            partial = bool(content_tokens(normalize_text(said))) and not restated
+            self.diff.observe_finding(target, present=True, weight=0.5 if partial else 1.0)
 
     def _read_result(self, msg: Message, pending: dict[str, Any]) -> None:
         assert self.diff is not None
