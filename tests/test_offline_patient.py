@@ -251,6 +251,10 @@ def test_a_duration_asked_is_confirmed_only_by_a_fact_that_states_it() -> None:
     assert not ask(p, "Have you had morning stiffness less than 30 minutes?").startswith("Yes")
     assert ask(p, "Have you had joint pain for 6 months or more?").startswith("Yes")
     assert not ask(p, "Have you had fatigue for more than three months?").startswith("Yes")
+    # a duration asked in words, without a limit, needs one in the fact too
+    assert not ask(p, "Have you had fatigue lasting hours to days?").startswith("Yes")
+    assert not ask(p, "Have you had fatigue lasting one to three weeks?").startswith("Yes")
+    assert ask(p, "Have you had fatigue?").startswith("Yes")
 
 
 def test_a_question_more_specific_than_the_fact_gets_no_yes() -> None:

@@ -227,6 +227,10 @@ def _speakable(sentence: str) -> bool:
     return not _TEST_WORDS.search(sentence) and not _PLACEHOLDER.search(sentence)
 
 
+_TIME_UNITS = r"(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)"
+_TIME_WORD = re.compile(r"\b" + _TIME_UNITS + r"\b")
+_ASKED_DURATION = re.compile(r"\b(?:lasting|for|over|within)\b[^,;]*?\b" + _TIME_UNITS + r"\b|\b" + _TIME_UNITS
+                             + r"\s+to\s+" + r"(?:\w+\s+)?" + _TIME_UNITS + r"\b")
 _PAREN = re.compile(r"\s*\(([^()]*)\)")
 # "pulse at 141/min", "fever of 102°F": a vital sign's value after the symptom it measures
 _VALUE_AFTER = re.compile(r"\s+(?:at|of|to)\s+\d[\d.,/]*\s*(?:°\s*[fc]\b|/min\b|mm ?hg\b|bpm\b|breaths/min\b|%)",
@@ -482,6 +486,8 @@ class OfflinePatient:
         conflict = opposed(norm, self._key_flags)
         limits = thresholds(norm)
         limit_dims = {d for _, _, d in limits}
+        # "cough lasting one to three weeks?", "headache lasting hours to days?": a duration asked in words
+        asks_duration = "time" in limit_dims or bool(_ASKED_DURATION.search(norm))
         for r, (k, neg, fi) in enumerate(self._keys):
             if (restrict is not None and fi not in restrict) or conflict[r]:
                 continue
@@ -495,8 +501,8 @@ class OfflinePatient:
             conf = 1.0 if lex >= 0.99 else (emb if lex >= 0.6 else emb * 0.5)
             # The symptom lists are authoritative; a passing mention ("it hurts when I cough") is not.
             rank = conf + (0.05 if self.facts[fi].topic in ("symptom", "denied", "ros") else 0.0)
-            if limits and not {d for _, d in values} & limit_dims:
-                # a fact that says nothing of the asked duration is told, never a yes to it
+            if (limits and not {d for _, d in values} & limit_dims) or (asks_duration and not _TIME_WORD.search(k)):
+                # a fact that says nothing of the asked duration (or other limit) is told, never a yes to it
                 rank = min(rank, ANSWER_THRESHOLD - 0.01)
             if rank > best[0] + 1e-9 or (abs(rank - best[0]) <= 1e-9 and best[2] and not neg):
                 best = (rank, fi, neg)
