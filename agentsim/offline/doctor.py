@@ -57,7 +57,7 @@ GENERAL_EXAM = "physical examination"
 _IMPERATIVE = re.compile(
     r"^(?:please\s+)?(?:(?:perform|evaluate|assess|examine|diagnose|identify|determine|manage|take|order|"
     r"investigate|work up|treat|conduct|and|the|a|an|patient|clinical|evaluation|assessment|of)\s+)+", re.I)
-_YES = re.compile(r"^\W*(yes|yeah|yep|correct|that's right|sometimes|a little|i do|i did)\b(?!\s*(?:not|n't)\b)", re.I)
+_YES = re.compile(r"^\W*(yes|yeah|yep|correct|that's right|sometimes|a little|i do|i did)\b(?!\s*not\b)", re.I)
 # "I have ..." agrees only when it names what was asked; "I have no known medical problems" or an
 # unrelated past illness is not a yes to the question's finding.
 _I_HAVE = re.compile(r"^\W*(i have|i've had|i've|i had)\b(?!\s+(?:no|not|never)\b)", re.I)

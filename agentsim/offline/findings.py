@@ -261,11 +261,9 @@ def is_normal_state(text: str) -> bool:
     out = []
     for group in re.split(r"\bwith\b|,|;", low):
         # "normal PT and aPTT", "normal hemoglobin and platelets": a short item joined by "and" shares the lead
-        items = [p.strip() for p in re.split(r"\band\b", group) if p.strip()]
-        for k, p in enumerate(items):
-            ws = _WORD.findall(p)
-            out.append(bool(ws) and (ws[0] in _NORMAL_STATE_LEADS or (k > 0 and len(ws) <= 2 and
-                                                                        items[0].split()[0] in _NORMAL_STATE_LEADS)))
+        items = [w for w in (_WORD.findall(p) for p in re.split(r"\band\b", group)) if w]
+        for k, ws in enumerate(items):
+            out.append(ws[0] in _NORMAL_STATE_LEADS or (k > 0 and len(ws) <= 2 and items[0][0] in _NORMAL_STATE_LEADS))
     return bool(out) and all(out)
 
 
