@@ -70,10 +70,10 @@ _PLACEHOLDER = re.compile(r"the suspected condition|\b(?:not provided|unreported
                           r"no (?:provided )?information|no details|(?:details|information|history) provided)\b",
                           re.IGNORECASE)
 
-#: words too general to tie a question to a habit ("use", "daily")
 #: a past-history sentence that also names a treatment the patient takes
 _TAKES_MEDICINE = re.compile(r"\b(?:taking|takes|controlled with|treated with|managed with|prescribed|medications?|"
                              r"medicines?|tablets?|pills?|inhalers?|insulin)\b", re.I)
+#: words too general to tie a question to a habit ("use", "daily")
 _GENERIC_WORDS = frozenset("use usage used history daily day days week weeks year years time times past current "
                            "currently regular regularly often".split())
 #: Questions about the whole social history, answered with all of it.
