@@ -988,15 +988,14 @@ class FindingMatcher:
         self.primary_phrase = self.pair_phrase[self.pair_starts]
         # "high blood pressure" as an alias of "hypertension and tachycardia" states half of it: it shows the
         # finding only partly, though its denial denies the whole
-        self._pair_weight = np.where(np.array(pairs_part, dtype=bool)[order], PART_ALIAS_WEIGHT,
-                                     1.0).astype(np.float32)
-        self._has_part = bool((self._pair_weight < 1.0).any())
+        part = np.array(pairs_part, dtype=bool)[order]
+        self._pair_weight = np.where(part, PART_ALIAS_WEIGHT, 1.0).astype(np.float32)
+        self._has_part = bool(part.any())
         # Most aliases are one way among others in which a finding shows ("seizure" or "collapse" for the
         # "confusion" of heat stroke): the patient who has no seizure may still be confused. A denial matched
         # through such an alias denies the finding only partly.
         is_alias = np.ones(len(self.pair_phrase), dtype=bool)
         is_alias[self.pair_starts] = False
-        part = np.array(pairs_part, dtype=bool)[order]
         self._deny_weight = np.where(is_alias & ~part, DENIED_ALIAS_WEIGHT, 1.0).astype(np.float32)
         self._rows: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = {}
         self._rows_max = 50_000

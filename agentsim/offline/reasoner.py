@@ -350,6 +350,20 @@ def _restated_findings(m: FindingMatcher, min_cosine: float = 0.9) -> np.ndarray
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
+def _with_values(clauses: list[Clause], values: list[LabFinding], source: str, weight: float) -> list[Clause]:
+    """Replace measurement clauses by what the values read from their text mean."""
+    # "glucose 5.2 mmol/L" says nothing as words (it would match "high glucose"): its meaning
+    # comes from reading the value.
+    out = [c for c in clauses if not states_value(c.text) and not is_bare_measurement(c.text)]
+    for v in values:
+        out.append(Clause(text=v.text, negated=v.negated, source=source, weight=weight))
+    abnormal = [v.text for v in values if v.abnormal and not v.negated]
+    if len(abnormal) > 1:
+        # "thrombocytopenia" + "anemia" together match "thrombocytopenia with anemia"
+        out.append(Clause(text=" ".join(abnormal), source=source, weight=weight))
+    return out
+
+
 def read_report(name: str, result: str, negation_weight: float = 1.0) -> tuple[list[Clause], list[LabFinding]]:
     """The clauses and the values of a test report (values replace the measurement clauses they come from).
 
@@ -359,7 +373,7 @@ def read_report(name: str, result: str, negation_weight: float = 1.0) -> tuple[l
     if negation_weight < 1.0:
         clauses = [c.model_copy(update={"weight": c.weight * negation_weight}) if c.negated else c for c in clauses]
     values = read_values(result, name)
-    return Differential._with_values(clauses, values, source=f"test:{name}", weight=1.0), values
+    return _with_values(clauses, values, source=f"test:{name}", weight=1.0), values
 
 
 def is_normal_report(result: str, clauses: Sequence[Clause], values: Sequence[LabFinding]) -> bool:
@@ -426,23 +440,9 @@ class Differential:
         """Read free text (answer, exam or test result) as evidence; returns the clauses used."""
         clauses = split_clauses(text, source=source, weight=weight)
         if labs:
-            clauses = self._with_values(clauses, read_values(text), source, weight)
+            clauses = _with_values(clauses, read_values(text), source, weight)
         self.observe_clauses(clauses)
         return clauses
-
-    @staticmethod
-    def _with_values(clauses: list[Clause], values: list[LabFinding], source: str, weight: float) -> list[Clause]:
-        """Replace measurement clauses by what the values read from their text mean."""
-        # "glucose 5.2 mmol/L" says nothing as words (it would match "high glucose"): its meaning
-        # comes from reading the value.
-        out = [c for c in clauses if not states_value(c.text) and not is_bare_measurement(c.text)]
-        for v in values:
-            out.append(Clause(text=v.text, negated=v.negated, source=source, weight=weight))
-        abnormal = [v.text for v in values if v.abnormal and not v.negated]
-        if len(abnormal) > 1:
-            # "thrombocytopenia" + "anemia" together match "thrombocytopenia with anemia"
-            out.append(Clause(text=" ".join(abnormal), source=source, weight=weight))
-        return out
 
     def observe_demographics(self, age: float | None, sex: str) -> None:
         """Age group and sex as findings ("older adult", "woman"): KB diseases list them as risk factors."""
