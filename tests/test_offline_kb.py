@@ -1,4 +1,4 @@
-"""The shipped knowledge base's labels: no diagnosis label may name two diseases."""
+"""The shipped knowledge base: no diagnosis label may name two diseases; aliases state their own finding."""
 
 from __future__ import annotations
 
@@ -38,3 +38,23 @@ def test_id_read_as_words_counts_as_a_label(tmp_path: Path) -> None:
         "diseases": [d.model_dump() for d in diseases],
     }), encoding="utf-8")
     assert duplicate_labels(load_kb(tmp_path)) == [("hot nodule", "hot_nodule", "scan_finding")]
+
+
+#: (word of a finding's text, alias it must not have): each alias names a neighbouring finding, a
+#: trigger or a consequence, so a patient saying it would show the finding it is filed under.
+_NOT_THE_FINDING = [
+    ("spleen", "enlarged liver"),
+    ("fever", "chills"),
+    ("vomiting", "nausea"),
+    ("cramps", "vomiting"),
+    ("fainting", "hypotension"),
+    ("fasting", "fever"),
+    ("insulin", "infection"),
+]
+
+
+def test_aliases_do_not_name_a_neighbouring_finding() -> None:
+    bad = [(d.id, f.text, alias) for d in load_kb().diseases for f in d.findings
+           for word, alias in _NOT_THE_FINDING
+           if word in f.text.lower() and alias not in f.text.lower() and alias in map(str.lower, f.aliases)]
+    assert bad == []
