@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentsim.participants import Usage
 from agentsim.results import Verdict
-from agentsim.synonyms import SynonymGroups, default_synonyms, normalize_dx
+from agentsim.synonyms import SynonymGroups, canonical_dx, default_synonyms, normalize_dx
 from agentsim.views import AnswerKey
 
 if TYPE_CHECKING:
@@ -103,19 +103,22 @@ class OfflineScorer:
             return False, 0.0, "none", ""
         terms = [t for t in dict.fromkeys([answer.diagnosis, *answer.synonyms, *answer.terms]) if t.strip()]
         norm_terms = [(t, normalize_dx(t)) for t in terms]
-        for t, nt in norm_terms:
+        # names are compared as canonical keys ("kidney" / "renal"); embeddings read the plain wording
+        ckey = canonical_dx(candidate)
+        keys = [(t, canonical_dx(t)) for t in terms]
+        for t, kt in keys:
             # "pre-eclampsia" / "preeclampsia": spacing alone never makes another disease
-            if cand == nt or cand.replace(" ", "") == nt.replace(" ", ""):
+            if ckey == kt or ckey.replace(" ", "") == kt.replace(" ", ""):
                 return True, 1.0, "exact" if t == answer.diagnosis else "synonym", t
-        for t, nt in norm_terms:
+        for t, kt in keys:
             # "acute appendicitis with perforation" names appendicitis; short abbreviations must match exactly.
-            if len(nt) >= 6 and _contains(cand, nt):
+            if len(kt) >= 6 and _contains(ckey, kt):
                 return True, 0.95, "contains", t
         # Another name of the candidate's disease, exactly. Not contained ("German measles" names
         # rubella, not measles) nor near in embedding: a table name is already another wording.
-        alternatives = set(self.synonyms.equivalents(cand))
-        for t, nt in norm_terms:
-            if nt in alternatives:
+        alternatives = set(self.synonyms.equivalents(candidate))
+        for t, kt in keys:
+            if kt in alternatives:
                 return True, 0.95, "synonym table", t
         long_terms = [(t, nt) for t, nt in norm_terms if len(nt) >= 4]
         if not long_terms:

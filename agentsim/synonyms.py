@@ -4,7 +4,7 @@ The offline grader cannot know that two unrelated-looking names are the same dis
 sentence embeddings are far apart and neither contains the other. A :class:`SynonymGroups`
 table supplies that knowledge, as an LLM judge would from its training. The default table is
 the shipped knowledge base's disease names and synonyms (each disease one group), so it grades
-every doctor alike, LLM or offline. Only exact names count (after :func:`normalize_dx`), so a
+every doctor alike, LLM or offline. Only exact names count (after :func:`canonical_dx`), so a
 group cannot stretch to a merely similar disease.
 """
 
@@ -27,6 +27,19 @@ def normalize_dx(text: str) -> str:
     return " ".join(text.split())
 
 
+#: An organ's noun and its adjective name the same disease ("chronic kidney failure" is "chronic renal
+#: failure", "stomach cancer" is "gastric cancer"); names are compared in the adjective form.
+_ORGAN_ADJECTIVE = {
+    "kidney": "renal", "kidneys": "renal", "liver": "hepatic", "heart": "cardiac", "lung": "pulmonary",
+    "lungs": "pulmonary", "stomach": "gastric", "brain": "cerebral", "skin": "cutaneous", "bowel": "intestinal",
+}
+
+
+def canonical_dx(text: str) -> str:
+    """:func:`normalize_dx` with organ nouns in their adjective form: the key two names are compared by."""
+    return " ".join(_ORGAN_ADJECTIVE.get(w, w) for w in normalize_dx(text).split())
+
+
 class SynonymGroups:
     """Diagnosis names grouped by the disease they denote (read-only after construction)."""
 
@@ -34,7 +47,7 @@ class SynonymGroups:
         self._groups: list[tuple[str, ...]] = []
         self._by_label: dict[str, list[int]] = {}
         for group in groups:
-            labels = tuple(dict.fromkeys(n for n in (normalize_dx(x) for x in group) if n))
+            labels = tuple(dict.fromkeys(n for n in (canonical_dx(x) for x in group) if n))
             if len(labels) < 2:
                 continue
             gi = len(self._groups)
@@ -51,8 +64,8 @@ class SynonymGroups:
         return len(self._groups)
 
     def equivalents(self, label: str) -> list[str]:
-        """The other names (normalised) of every group that has ``label`` as an exact name."""
-        key = normalize_dx(label)
+        """The other names (as :func:`canonical_dx` keys) of every group that has ``label`` as an exact name."""
+        key = canonical_dx(label)
         out: dict[str, None] = {}
         for gi in self._by_label.get(key, ()):
             out.update((x, None) for x in self._groups[gi] if x != key)

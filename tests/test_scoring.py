@@ -118,12 +118,12 @@ def test_synonym_table_grades_other_names_of_the_same_disease():
 
 def test_default_synonym_table_is_the_knowledge_base():
     from agentsim.offline.kb import default_kb
-    from agentsim.synonyms import default_synonyms, normalize_dx
+    from agentsim.synonyms import canonical_dx, default_synonyms
 
     table = default_synonyms()
     assert len(table) > 300
     d = next(d for d in default_kb().diseases if d.synonyms)
-    assert normalize_dx(d.synonyms[0]) in table.equivalents(d.name)
+    assert canonical_dx(d.synonyms[0]) in table.equivalents(d.name)
     assert OfflineScorer().grade_sync(key(d.synonyms[0]), d.name).correct
 
 
@@ -139,6 +139,28 @@ def test_an_opposing_prefix_is_another_disease(scorer, reference, given):
 
 def test_a_more_specific_name_still_contains_the_reference(scorer):
     assert scorer.grade_sync(key("Appendicitis"), "Acute appendicitis with perforation").correct
+
+
+@pytest.mark.parametrize(("reference", "given"), [
+    ("Chronic kidney failure", "chronic renal failure"),
+    ("Stomach cancer", "Gastric cancer"),
+    ("Congestive heart failure", "Congestive cardiac failure"),
+    ("Liver abscess", "Hepatic abscess"),
+])
+def test_an_organ_noun_and_its_adjective_name_one_disease(reference, given):
+    from agentsim.synonyms import SynonymGroups
+
+    # the empty table: the organ word alone must carry the match, not a knowledge-base synonym
+    assert OfflineScorer(synonyms=SynonymGroups([])).grade_sync(key(reference), given).method == "exact"
+
+
+def test_organ_words_reach_the_synonym_table():
+    from agentsim.synonyms import SynonymGroups
+
+    table = OfflineScorer(synonyms=SynonymGroups([["Chronic kidney disease", "chronic renal failure"]]))
+    assert table.grade_sync(key("Chronic kidney failure"), "Chronic kidney disease").method == "synonym table"
+    # another organ is another disease
+    assert not table.grade_sync(key("Chronic liver failure"), "Chronic kidney disease").correct
 
 
 def test_spacing_and_hyphens_alone_do_not_change_the_disease(scorer):
