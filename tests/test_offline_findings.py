@@ -360,6 +360,21 @@ def test_temperatures_compare_in_celsius() -> None:
                    (v.text for v in read_values("Temperature: 37.0°C", "vital signs")))
 
 
+def test_a_measurement_of_the_topic_that_meets_the_limit_states_the_finding() -> None:
+    from agentsim.offline.findings import PhraseIndex, meets, thresholds
+
+    assert meets([(41.1, "celsius")], thresholds("core temperature above 40 c"))
+    assert not meets([(39.0, "celsius")], thresholds("core temperature above 40 c"))
+    assert not meets([(3.0, "time")], thresholds("core temperature above 40 c"))  # nothing of its dimension
+    phrases = PhraseIndex(["core temperature above 40 c", "glucose below 70 mg/dl"], HashingEmbedder(), tag="test")
+    conf = phrases.match(["temperature 41.1 c", "glucose 45 mg/dl", "glucose 95 mg/dl",
+                          "skin temperature 41.1 c"])
+    assert conf[0, 0] == pytest.approx(1.0) and conf[1, 1] == pytest.approx(1.0)
+    assert conf[2, 1] == 0.0
+    # a measurement of something the phrase does not name keeps its word match only
+    assert conf[3, 0] < 1.0
+
+
 def test_ancestry_is_read_from_demographics_not_asked_as_a_symptom():
     from agentsim.offline.findings import is_ancestry
 

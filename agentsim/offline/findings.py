@@ -22,7 +22,8 @@ text plus aliases) by two signals and keeps the stronger:
 
 A phrase that states a limit ("morning stiffness less than 30 minutes") does not match a text whose
 quantities of that dimension all break it ("stiffness lasting about 50 minutes"; times compare
-across units).
+across units). A measurement of nothing but the phrase's topic that keeps the limit matches it fully
+("temperature 41.1 c" is "core temperature above 40 C").
 
 Thresholds: a first reading of phrase pairs suggested 0.72-0.90 ("bleeding gums"/"gum bleeding"
 0.90 must match; "nausea"/"vomiting" 0.77 and "weight loss"/"weight gain" 0.60 must not match
@@ -70,7 +71,7 @@ LEX_HI = 0.95
 #: Exponent of the precision factor of the lexical score (0 ignores how much of the text a phrase explains).
 LEX_PRECISION_POWER = 0.25
 #: Bumped whenever matching changes, so that cached matrices derived from it are rebuilt.
-MATCHER_VERSION = 16
+MATCHER_VERSION = 17
 #: Evidence weight of an alias that names one part of an "A and B" finding ("high blood pressure" for
 #: "hypertension and tachycardia").
 PART_ALIAS_WEIGHT = 0.5
@@ -771,6 +772,18 @@ def contradicts(values: Sequence[tuple[float, str]], limits: Sequence[tuple[bool
     return False
 
 
+def meets(values: Sequence[tuple[float, str]], limits: Sequence[tuple[bool, float, str]]) -> bool:
+    """True when a text measures a finding's limits and every such quantity keeps them (41.1 C is "above 40 C")."""
+    measured = False
+    for upper, bound, dim in limits:
+        same = [v for v, d in values if d == dim]
+        if same:
+            measured = True
+            if not all((v < bound) if upper else (v >= bound) for v in same):
+                return False
+    return measured
+
+
 def _veto_antonyms(conf: np.ndarray, texts: Sequence[str], flags: tuple[np.ndarray, np.ndarray]) -> None:
     """Zero the matches where text and phrase take opposite sides of an antonym pair (in place)."""
     cols = np.flatnonzero(conf.any(axis=0))
@@ -829,6 +842,9 @@ class PhraseIndex:
                 if all(d == "time" for _, _, d in lim) and _is_pure_limit(self.phrases[i])]
         self._pure_duration = np.array(sorted(pure), dtype=np.int64)
         self._limit_ids = np.array(sorted(self._limits), dtype=np.int64)
+        #: what each limit-stating phrase measures, without its limit ("core temperature" of "... above 40 C")
+        self._limit_topic = {i: set(content_tokens(_OR_MORE.sub(" ", _THRESHOLD.sub(" ", self.phrases[i]))))
+                             for i in self._limits}
         self.inverted: dict[str, list[int]] = {}
         for i, toks in enumerate(self.tokens):
             for t in toks:
@@ -892,6 +908,13 @@ class PhraseIndex:
                 for p in self._limit_ids[conf[r, self._limit_ids] > 0]:
                     if contradicts(values, self._limits[int(p)]):
                         conf[r, p] = 0.0
+                # a measurement of nothing but a phrase's topic that meets its limit states it: "temperature
+                # 41.1 c" is "core temperature above 40 C", though the words match only in part
+                topic = set(content_tokens(_QUANTITY.sub(" ", text)))
+                if topic:
+                    for p, lim in self._limits.items():
+                        if topic <= self._limit_topic[p] and meets(values, lim):
+                            conf[r, p] = 1.0
         return conf
 
 
