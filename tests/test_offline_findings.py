@@ -375,6 +375,15 @@ def test_a_measurement_of_the_topic_that_meets_the_limit_states_the_finding() ->
     assert conf[3, 0] < 1.0
 
 
+def test_seconds_are_a_time_unit() -> None:
+    from agentsim.offline.findings import TIME_UNIT_WORDS, contradicts, quantities, thresholds
+
+    assert quantities("spells lasting 30 seconds") == [(pytest.approx(0.5), "time")]
+    assert not contradicts(quantities("lasting 30 seconds"), thresholds("episode under 1 minute"))
+    assert contradicts(quantities("lasting 90 seconds"), thresholds("episode under 1 minute"))
+    assert {"seconds", "minutes", "hours", "days", "weeks", "months", "years"} <= set(TIME_UNIT_WORDS)
+
+
 def test_ancestry_is_read_from_demographics_not_asked_as_a_symptom():
     from agentsim.offline.findings import is_ancestry
 

@@ -71,7 +71,7 @@ LEX_HI = 0.95
 #: Exponent of the precision factor of the lexical score (0 ignores how much of the text a phrase explains).
 LEX_PRECISION_POWER = 0.25
 #: Bumped whenever matching changes, so that cached matrices derived from it are rebuilt.
-MATCHER_VERSION = 17
+MATCHER_VERSION = 18
 #: Evidence weight of an alias that names one part of an "A and B" finding ("high blood pressure" for
 #: "hypertension and tachycardia").
 PART_ALIAS_WEIGHT = 0.5
@@ -706,7 +706,8 @@ def embed_phrases(embedder: TextEmbedder, phrases: Sequence[str], tag: str) -> n
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                  "ten": 10, "twelve": 12, "twenty": 20, "thirty": 30}
 #: unit -> (dimension, factor to the dimension's base unit); time is in minutes
-_UNITS = {"minutes": ("time", 1), "minute": ("time", 1), "mins": ("time", 1), "min": ("time", 1),
+_UNITS = {"seconds": ("time", 1 / 60), "second": ("time", 1 / 60), "secs": ("time", 1 / 60),
+          "minutes": ("time", 1), "minute": ("time", 1), "mins": ("time", 1), "min": ("time", 1),
           "hours": ("time", 60), "hour": ("time", 60), "hrs": ("time", 60), "hr": ("time", 60),
           "days": ("time", 1440), "day": ("time", 1440), "weeks": ("time", 10080), "week": ("time", 10080),
           "months": ("time", 43800), "month": ("time", 43800), "years": ("time", 525600), "year": ("time", 525600),
@@ -714,6 +715,8 @@ _UNITS = {"minutes": ("time", 1), "minute": ("time", 1), "mins": ("time", 1), "m
           "percent": ("%", 1), "%": ("%", 1), "kg": ("kg", 1), "ms": ("ms", 1),
           # temperatures are compared in Celsius ("core temperature above 40 C" against "106°F")
           "°c": ("celsius", 1), "c": ("celsius", 1), "°f": ("fahrenheit", 1), "f": ("fahrenheit", 1)}
+#: the words of the time units, for readers of durations without a number ("lasting hours to days")
+TIME_UNIT_WORDS: tuple[str, ...] = tuple(u for u, (dim, _) in _UNITS.items() if dim == "time")
 _NUM_RE = r"(\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
 _UNIT_RE = r"(" + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True)) + r")(?![a-z])"
 _THRESHOLD = re.compile(r"\b(less than|under|below|shorter than|more than|over|above|greater than|longer than|"

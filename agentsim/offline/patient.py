@@ -29,6 +29,7 @@ import numpy as np
 
 from agentsim.offline.findings import (
     MAX_EMBED_WORDS,
+    TIME_UNIT_WORDS,
     antonym_flags,
     content_tokens,
     contradicts,
@@ -227,7 +228,7 @@ def _speakable(sentence: str) -> bool:
     return not _TEST_WORDS.search(sentence) and not _PLACEHOLDER.search(sentence)
 
 
-_TIME_UNITS = r"(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)"
+_TIME_UNITS = r"(?:" + "|".join(sorted(TIME_UNIT_WORDS, key=len, reverse=True)) + r")"
 _TIME_WORD = re.compile(r"\b" + _TIME_UNITS + r"\b")
 _ASKED_DURATION = re.compile(r"\b(?:lasting|for|over|within)\b[^,;]*?\b" + _TIME_UNITS + r"\b|\b" + _TIME_UNITS
                              + r"\s+to\s+" + r"(?:\w+\s+)?" + _TIME_UNITS + r"\b")
@@ -264,6 +265,8 @@ class OfflinePatient:
         self._keys: list[tuple[str, bool, int]] = []
         self._key_vecs: np.ndarray | None = None
         self._key_tokens: list[set[str]] = []
+        self._key_values: list[list[tuple[float, str]]] = []
+        self._key_timed: list[bool] = []
         self._answers: dict[str, str] = {}
         self._said: set[int] = set()
         self._rng = random.Random(0)
@@ -335,6 +338,9 @@ class OfflinePatient:
         self.facts = facts
         self._keys = [(k, neg, i) for i, fact in enumerate(facts) for k, neg in fact.keys if k]
         self._key_tokens = [set(content_tokens(k)) for k, _, _ in self._keys]
+        # what each key measures and whether it names a time span, read once rather than per question
+        self._key_values = [quantities(k) for k, _, _ in self._keys]
+        self._key_timed = [bool(_TIME_WORD.search(k)) for k, _, _ in self._keys]
         self._key_flags = antonym_flags([k for k, _, _ in self._keys])
         self._key_vecs = None
         if self._keys:
@@ -491,7 +497,7 @@ class OfflinePatient:
         for r, (k, neg, fi) in enumerate(self._keys):
             if (restrict is not None and fi not in restrict) or conflict[r]:
                 continue
-            values = quantities(k) if limits else []
+            values = self._key_values[r]
             if limits and contradicts(values, limits):
                 continue  # "stiffness for less than 30 minutes?" is not "stiffness lasting about 50 minutes"
             lex = len(toks & self._key_tokens[r]) / len(toks) if toks else 0.0
@@ -501,7 +507,7 @@ class OfflinePatient:
             conf = 1.0 if lex >= 0.99 else (emb if lex >= 0.6 else emb * 0.5)
             # The symptom lists are authoritative; a passing mention ("it hurts when I cough") is not.
             rank = conf + (0.05 if self.facts[fi].topic in ("symptom", "denied", "ros") else 0.0)
-            if (limits and not {d for _, d in values} & limit_dims) or (asks_duration and not _TIME_WORD.search(k)):
+            if (limits and not {d for _, d in values} & limit_dims) or (asks_duration and not self._key_timed[r]):
                 # a fact that says nothing of the asked duration (or other limit) is told, never a yes to it
                 rank = min(rank, ANSWER_THRESHOLD - 0.01)
             if rank > best[0] + 1e-9 or (abs(rank - best[0]) <= 1e-9 and best[2] and not neg):
