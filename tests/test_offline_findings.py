@@ -360,6 +360,32 @@ def test_temperatures_compare_in_celsius() -> None:
                    (v.text for v in read_values("Temperature: 37.0°C", "vital signs")))
 
 
+def test_a_fever_with_its_reading_is_a_fever() -> None:
+    def read(text: str) -> list[tuple[str, bool]]:
+        return [(v.text, v.negated) for v in read_values(text, "history")]
+
+    # before, "fever of 102°F" was a bare measurement: dropped, and the fever with it
+    assert read("I had a fever of 102°F") == [("fever", False), ("temperature 38.9 c", False)]
+    assert states_value("fever of 38.9 c")
+    assert ("high fever", False) in read("febrile to 39.6 °C")
+    # the writer calls it a fever: a low reading does not deny it
+    assert read("low-grade fever of 37.8 C") == [("fever", False)]
+    assert read("fever for 3 days") == []
+
+
+def test_a_sign_named_with_its_reading_is_kept() -> None:
+    from agentsim.offline.reasoner import _with_values
+
+    def kept(text: str) -> list[str]:
+        return [c.text for c in _with_values(split_clauses(text), read_values(text, "exam"), "exam", 1.0)]
+
+    # "tachycardic to 130" states tachycardia in words; before, the number made it a bare measurement
+    assert kept("tachycardic to 130") == ["tachycardic to 130"]
+    assert kept("hypoxic to 85%") == ["hypoxic to 85%"]
+    assert kept("saturating 88% on room air") == ["hypoxemia"]
+    assert kept("serum osmolality 288 mOsm/kg") == []
+
+
 def test_a_measurement_of_the_topic_that_meets_the_limit_states_the_finding() -> None:
     from agentsim.offline.findings import PhraseIndex, meets, thresholds
 

@@ -69,6 +69,12 @@ def _temp(v: float, unit: str) -> list[tuple[str, bool, bool]]:
     return [("fever", True, False)]
 
 
+def _fever(v: float, unit: str) -> list[tuple[str, bool, bool]]:
+    # "a fever of 37.8 C" is a fever by the writer's word; a normal reading labelled so denies nothing
+    read = _temp(v, unit)
+    return read if read[0] != ("fever", True, False) else [("fever", False, True)]
+
+
 def _troponin(v: float, unit: str) -> list[tuple[str, bool, bool]]:
     # ng/mL (conventional) or ng/L (high-sensitivity)
     high = v > 20 if ("ng/l" in unit or v >= 5) else v > 0.04
@@ -101,11 +107,15 @@ def _bp(text: str) -> list[tuple[str, bool, bool]]:
 
 _ANALYTES: tuple[_Analyte, ...] = (
     _Analyte("temperature", r"\b(?:temperature|temp\b|t(?=\s*[:=]?\s*\d{2,3}(?:\.\d+)?\s*°?\s*[cf]\b))\b", _temp, 20),
+    # "fever of 102°F", "febrile to 39.4 C": the reading is the fever's
+    _Analyte("fever", r"\b(?:fevers?|febrile|pyrexia)(?=\s+(?:of|to|up to|as high as|reaching)\s+\d{2,3}(?:\.\d+)?\s*"
+             r"°?\s*[cf]\b)", _fever, 20),
     _Analyte("heart rate", r"\b(?:heart rate|pulse rate|pulse(?!\s+(?:pressure|oximetry|ox|deficit)\b)|hr)\b",
              _range(50, 100, "bradycardia", "tachycardia", negate_normal="tachycardia"), 20),
     _Analyte("respiratory rate", r"\b(?:respiratory rate|respiration rate|rr|breathing rate)\b",
              _range(10, 22, "bradypnea", "tachypnea"), 20),
-    _Analyte("oxygen saturation", r"\b(?:spo2|sao2|o2 sat(?:uration)?|oxygen saturation|pulse oximetry)\b",
+    _Analyte("oxygen saturation",
+             r"\b(?:spo2|sao2|o2 sat(?:uration)?|oxygen saturation|pulse oximetry|saturating|sats)\b",
              _range(94, None, "hypoxemia", "", negate_normal="hypoxemia"), 25),
     _Analyte("hemoglobin", r"\b(?:hemoglobin|haemoglobin|hgb|hb)\b",
              _range(11.5, 18.0, "anemia", "polycythemia", scale=lambda v, u: v / 10 if v > 30 else v), 25),
@@ -375,7 +385,10 @@ _DESCRIPTIVE_UNIT = re.compile(
 _QUALITATIVE = re.compile(
     r"\b(high|higher|low|lower|elevat\w*|raised|increas\w*|decreas\w*|reduc\w*|positive|abnormal|"
     r"prolong\w*|markedly|severe\w*|mild\w*|moderate\w*|deficien\w*|excess\w*|detected|present|"
-    r"dilat\w*|enlarg\w*|thicken\w*|narrow\w*|mass|lesion|nodul\w*)\b", re.I)
+    r"dilat\w*|enlarg\w*|thicken\w*|narrow\w*|mass|lesion|nodul\w*|"
+    # a sign named with its reading ("tachycardic to 130", "hypoxic to 85%") states the sign
+    r"tachycard\w*|bradycard\w*|tachypn\w*|bradypn\w*|hypotens\w*|hypertens\w*|hypox\w*|febrile|afebrile|"
+    r"hypotherm\w*|hypertherm\w*|desaturat\w*)\b", re.I)
 
 
 _NAMING_WORDS = frozenset("""type types grade stage class phase lead leads trisomy chromosome factor hla-b hla
