@@ -141,6 +141,19 @@ def test_a_yes_in_other_words_confirms_the_question_only_partly(appendicitis: Lo
     assert seen == [("sudden flank pain and shock", True, 0.5), ("fever", True, 1.0), ("nausea", True, 1.0)]
 
 
+def test_a_report_answers_every_test_it_names(appendicitis: LoadedScenario, index: KBIndex) -> None:
+    doc = OfflineDoctor(index=index)
+    asyncio.run(doc.start(build_views(appendicitis).doctor, 0))
+    ecg, troponin, cbc = index.test_key("ECG"), index.test_key("troponin"), index.test_key("CBC")
+    doc._read_result(Message(role="measurement", content="Troponin and ECG: troponin 0.01 ng/mL; normal sinus rhythm"),
+                     {"kind": "test", "key": troponin, "name": "troponin"})
+    # the ECG came with the troponin's report: it is not ordered again
+    assert doc._known(ecg) and doc._known(troponin) and not doc._known(cbc)
+    doc._read_result(Message(role="measurement", content="Urinalysis: normal\nComplete blood count: normal"),
+                     {"kind": "test", "key": index.test_key("urinalysis"), "name": "urinalysis"})
+    assert doc._known(cbc)
+
+
 def test_adopted_actions_are_read_as_taken(appendicitis: LoadedScenario, index: KBIndex) -> None:
     doc = OfflineDoctor(index=index)
     asyncio.run(doc.start(build_views(appendicitis).doctor, 0))

@@ -301,6 +301,13 @@ class OfflineDoctor:
                 self.diff.observe_text(ln, source="exam")
             return
         keys = [pending["key"]] if pending.get("key") else None
+        if keys is not None:
+            # A report answers every test it names: "ESR and CRP: ..." to an order for CRP also reports the
+            # ESR, and "Rheumatoid factor: Negative / Anti-CCP: Negative" both antibodies.
+            for ln in lines:
+                title = ln.split(":", 1)[0]
+                for part in [title, *_REPORT_PARTS.split(title)]:
+                    keys += [k for k in self.index.keys_for_test_name(part) if part.strip() and k not in keys]
         self.diff.observe_test(name, text, keys=keys)
 
     def _read_retrieval(self, result: dict[str, Any], weight: float = 1.0) -> None:
@@ -394,6 +401,10 @@ class OfflineDoctor:
         self.log.append(f"Ordering {option.name} ({why})")
         return ToolCall(id=self._call_id(), name="order_test", arguments={"test": option.name})
 
+    def _known(self, key: str) -> bool:
+        """True when a test was ordered, or its result came with another's report."""
+        return key in self._tests_ordered or (self.diff is not None and key in self.diff.tests_done)
+
     def _orderable(self, key: str, kb_name: str) -> tuple[str, float] | None:
         """(name to order, price) of a KB test key, or None when it is pointless or unaffordable."""
         entry = self.catalog.get(key) if self.catalog is not None else None
@@ -410,7 +421,7 @@ class OfflineDoctor:
         best: tuple[float, float] | None = None
         choice: _TestOption | None = None
         for t in self.index.tests:
-            if t.disease != disease or not t.confirms or t.key in self._tests_ordered:
+            if t.disease != disease or not t.confirms or self._known(t.key):
                 continue
             orderable = self._orderable(t.key, t.name)
             if orderable is None:
@@ -495,7 +506,7 @@ class OfflineDoctor:
         keys: dict[str, list[int]] = {}
         top_set = {int(t): n for n, t in enumerate(top)}
         for i, t in enumerate(idx.tests):
-            if t.disease in top_set and t.key not in self._tests_ordered:
+            if t.disease in top_set and not self._known(t.key):
                 keys.setdefault(t.key, []).append(i)
         best: _TestOption | None = None
         for key, infos in sorted(keys.items()):
@@ -512,6 +523,10 @@ class OfflineDoctor:
     def ranked(self, k: int = 10) -> list[RankedDiagnosis]:
         """The current differential."""
         return self.diff.ranked(k) if self.diff is not None else []
+
+
+#: the tests a joint report's title names ("ESR and CRP", "BUN/creatinine")
+_REPORT_PARTS = re.compile(r"\s*(?:,|&|/|\band\b)\s*", re.IGNORECASE)
 
 
 def _entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
