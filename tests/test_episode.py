@@ -115,8 +115,12 @@ def test_combined_order_is_priced_per_test(appendicitis):
                                            ("diagnose", {"diagnosis": "x"})]))
     assert [t for t, _ in r.cost.priced_tests] == ["CBC", "CRP", "urinalysis"]
     assert r.cost.tests_usd == cat.price("CBC") + cat.price("CRP") + cat.price("urinalysis")
-    result = [m for m in r.transcript.messages if m.role == "measurement"][0].content
+    reply = [m for m in r.transcript.messages if m.role == "measurement"][0]
+    result = reply.content
     assert "WBC 14.8" in result and "CRP 58" in result and "nitrites" in result
+    # the reply names the tests it reports, as its lines do
+    reported = reply.metadata["reported"]
+    assert len(reported) == 3 and all(any(ln.startswith(f"{n}:") for ln in result.splitlines()) for n in reported)
 
 
 def test_a_test_named_after_the_answer_still_finds_the_case_result(appendicitis):

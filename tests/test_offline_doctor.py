@@ -145,12 +145,19 @@ def test_a_report_answers_every_test_it_names(appendicitis: LoadedScenario, inde
     doc = OfflineDoctor(index=index)
     asyncio.run(doc.start(build_views(appendicitis).doctor, 0))
     ecg, troponin, cbc = index.test_key("ECG"), index.test_key("troponin"), index.test_key("CBC")
-    doc._read_result(Message(role="measurement", content="Troponin and ECG: troponin 0.01 ng/mL; normal sinus rhythm"),
+    doc._read_result(Message(role="measurement", content="Troponin and ECG: troponin 0.01 ng/mL; normal sinus rhythm",
+                             metadata={"reported": ["Troponin and ECG"]}),
                      {"kind": "test", "key": troponin, "name": "troponin"})
     # the ECG came with the troponin's report: it is not ordered again
     assert doc._known(ecg) and doc._known(troponin) and not doc._known(cbc)
-    doc._read_result(Message(role="measurement", content="Urinalysis: normal\nComplete blood count: normal"),
+    # a heading inside a report is no test of its own
+    doc._read_result(Message(role="measurement", content="Urinalysis: protein 1+\nWBC: 12,000/uL",
+                             metadata={"reported": ["Urinalysis"]}),
                      {"kind": "test", "key": index.test_key("urinalysis"), "name": "urinalysis"})
+    assert not doc._known(cbc)
+    doc._read_result(Message(role="measurement", content="Stool PCR panel: negative\nComplete blood count: normal",
+                             metadata={"reported": ["Stool PCR panel", "Complete blood count"]}),
+                     {"kind": "test", "key": index.test_key("stool PCR panel"), "name": "stool PCR panel"})
     assert doc._known(cbc)
 
 

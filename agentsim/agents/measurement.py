@@ -83,6 +83,7 @@ class MeasurementAgent:
             raise RuntimeError("measurement agent used before start()")
         parts = self._split(message.content)
         lines: list[str] = []
+        reported: list[str] = []
         images: list[ImageRef] = []
         matched_any = False
         for part in parts:
@@ -91,6 +92,7 @@ class MeasurementAgent:
                 matched_any = True
                 for it in found:
                     lines.append(f"{it.name}: {it.result}")
+                    reported.append(it.name)
                     images.extend(self.view.images[i] for i in it.images if i in self.view.images)
             else:
                 entry = self.catalog.lookup(part)
@@ -100,12 +102,16 @@ class MeasurementAgent:
                     lines.append(f"{entry.name}: not applicable, the patient is {sex}.")
                     continue
                 normal = entry.normal_for(sex) if entry else GENERIC_NORMAL
-                lines.append(f"{entry.name if entry else part.strip().rstrip('.').capitalize()}: {normal}")
+                title = entry.name if entry else part.strip().rstrip('.').capitalize()
+                lines.append(f"{title}: {normal}")
+                reported.append(title)
         for im in images:
             lines.append(f"[image {im.id}: {im.modality}{' ' + im.body_part if im.body_part else ''}]")
         return Reply(content="\n".join(lines), metadata={"images": [im.path for im in images],
                                                          "image_ids": [im.id for im in images],
-                                                         "found_in_case": matched_any})
+                                                         "found_in_case": matched_any,
+                                                         # the tests the reply reports, by the names its lines use
+                                                         "reported": reported})
 
     def _split(self, request: str) -> list[str]:
         request = request.strip()

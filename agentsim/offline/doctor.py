@@ -303,9 +303,9 @@ class OfflineDoctor:
         keys = [pending["key"]] if pending.get("key") else None
         if keys is not None:
             # A report answers every test it names: "ESR and CRP: ..." to an order for CRP also reports the
-            # ESR, and "Rheumatoid factor: Negative / Anti-CCP: Negative" both antibodies.
-            for ln in lines:
-                title = ln.split(":", 1)[0]
+            # ESR, and "Rheumatoid factor: Negative / Anti-CCP: Negative" both antibodies. The measurement
+            # agent lists the names; a line's own headings ("Protein: 80 mg/dL" in a CSF report) are no tests.
+            for title in (msg.metadata or {}).get("reported", []):
                 for part in [title, *_REPORT_PARTS.split(title)]:
                     keys += [k for k in self.index.keys_for_test_name(part) if part.strip() and k not in keys]
         self.diff.observe_test(name, text, keys=keys)
