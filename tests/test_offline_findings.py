@@ -153,6 +153,24 @@ def test_units_and_names_that_look_like_other_values() -> None:
     assert not is_bare_measurement("endometrium 12 mm") and not is_bare_measurement("2.5-cm mass")
 
 
+@pytest.mark.parametrize("text", [
+    "tenderness around the 2nd toe", "in the bottom 10th percentile for height",  # ordinals
+    "grade 2/6 systolic ejection murmur", "pain 8/10", "pain 8 out of 10",  # grades and scores
+    "irregularly irregular rate varying from 88 to 110 bpm",  # a sign with its readings
+    "regained consciousness within 30 seconds", "difficulty staying awake past 6 pm",  # times
+    "anxiety according to phq-9 and gad-7 screenings",  # names with a number
+    "brother died at the age of 84 due to hematologic malignancy",  # an age
+])
+def test_numbers_that_are_no_measurement_keep_the_clause(text: str) -> None:
+    assert not is_bare_measurement(text)
+
+
+@pytest.mark.parametrize("text", ["170/92 mm hg", "98% on room air", "strength 5/5 in all extremities",
+                                  "osmolar gap 6"])
+def test_bare_readings_stay_bare(text: str) -> None:
+    assert is_bare_measurement(text)
+
+
 def test_a_normal_examination_states_no_finding() -> None:
     # a normal state closing a list holds for every item of it; "X not raised" denies the raised X
     assert polarity("Biceps, triceps, supinator, knee and ankle reflexes 2+ and symmetrical.") == {

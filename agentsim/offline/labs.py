@@ -375,24 +375,27 @@ def states_value(text: str) -> bool:
     return False
 
 
-_NUMBER = re.compile(r"(?<![a-z])\d+(?:[.,]\d+)*(?:\s*[-–]\s*\d+(?:\.\d+)?)?")
+# Not a number of a name ("PHQ-9", "COVID-19") nor an ordinal ("2nd toe", "10th percentile"); a grade
+# "2/6" is one number (a blood pressure "170/92" is not).
+_NUMBER = re.compile(r"(?<![a-z\d])(?<![a-z]-)\d+(?:[.,]\d+)*(?:/(?:10|[1-9])(?![\d.]))?(?:\s*[-–]\s*\d+(?:\.\d+)?)?"
+                     r"(?!\d|st\b|nd\b|rd\b|th\b)")
 _DESCRIPTIVE_UNIT = re.compile(
     r"^\s*(?:-\s*)?(?:hours?|hrs?|days?|weeks?|wks?|months?|years?|yrs?|minutes?|mins?|times?|episodes?|"
     r"cm|mm|centimet\w*|millimet\w*|inch\w*|kg|lbs?|pounds?|packs?|pack-years?|cigarettes?|drinks?|"
     r"beers?|glasses?|units? of alcohol|of \d+|out of \d+|/10|x\b|-year|-day|-week|-month|-hour|year-old|"
     r"years? old|children|pregnanc\w*|weeks? of gestation|floors?|flights?|blocks?|stairs?|steps?|meters?|"
-    r"miles?|days? ago|weeks? ago)(?![a-z])", re.I)
+    r"miles?|days? ago|weeks? ago|seconds?|secs?|[ap]m|o'clock)(?![a-z])", re.I)
 _QUALITATIVE = re.compile(
     r"\b(high|higher|low|lower|elevat\w*|raised|increas\w*|decreas\w*|reduc\w*|positive|abnormal|"
     r"prolong\w*|markedly|severe\w*|mild\w*|moderate\w*|deficien\w*|excess\w*|detected|present|"
     r"dilat\w*|enlarg\w*|thicken\w*|narrow\w*|mass|lesion|nodul\w*|"
     # a sign named with its reading ("tachycardic to 130", "hypoxic to 85%") states the sign
     r"tachycard\w*|bradycard\w*|tachypn\w*|bradypn\w*|hypotens\w*|hypertens\w*|hypox\w*|febrile|afebrile|"
-    r"hypotherm\w*|hypertherm\w*|desaturat\w*)\b", re.I)
+    r"hypotherm\w*|hypertherm\w*|desaturat\w*|irregular\w*)\b", re.I)
 
 
 _NAMING_WORDS = frozenset("""type types grade stage class phase lead leads trisomy chromosome factor hla-b hla
-    cn nerve nerves level vertebra vertebrae segment segments part parts gravida para g p c l t s v""".split())
+    age aged cn nerve nerves level vertebra vertebrae segment segments part parts gravida para g p c l t s v""".split())
 
 
 def is_bare_measurement(text: str) -> bool:
@@ -407,6 +410,8 @@ def is_bare_measurement(text: str) -> bool:
         before = text[: m.start()].rstrip(" -").lower().split()
         if before and before[-1] in _NAMING_WORDS:
             continue  # "type 2 diabetes", "stage 3", "trisomy 21", "lead V2"
+        if before[-2:] in (["age", "of"], ["out", "of"]) or m.group().endswith("/10"):
+            continue  # "died at the age of 84", "pain 8/10", "8 out of 10": an age or a score
         if not _DESCRIPTIVE_UNIT.match(text[m.end():]):
             return True
     return False
