@@ -306,8 +306,9 @@ class OfflineDoctor:
             # ESR, and "Rheumatoid factor: Negative / Anti-CCP: Negative" both antibodies. The measurement
             # agent lists the names; a line's own headings ("Protein: 80 mg/dL" in a CSF report) are no tests.
             for title in (msg.metadata or {}).get("reported", []):
-                for part in [title, *_REPORT_PARTS.split(title)]:
-                    keys += [k for k in self.index.keys_for_test_name(part) if part.strip() and k not in keys]
+                # a title without separators is its own only part: look it up once
+                for part in dict.fromkeys(p for p in [title, *_REPORT_PARTS.split(title)] if p.strip()):
+                    keys += [k for k in self.index.keys_for_test_name(part) if k not in keys]
         self.diff.observe_test(name, text, keys=keys)
 
     def _read_retrieval(self, result: dict[str, Any], weight: float = 1.0) -> None:

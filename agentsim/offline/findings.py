@@ -763,28 +763,24 @@ def _is_pure_limit(phrase: str) -> bool:
     return all(t in _DURATION_WORDS or any(ch.isdigit() for ch in t) for t in content_tokens(core))
 
 
+def _limit_checks(values: Sequence[tuple[float, str]], limits: Sequence[tuple[bool, float, str]]) -> list[list[bool]]:
+    """For each limit that ``values`` measure, whether each quantity of its dimension keeps it."""
+    return [[(v < bound) if upper else (v >= bound) for v, d in values if d == dim]
+            for upper, bound, dim in limits if any(d == dim for _, d in values)]
+
+
 def contradicts(values: Sequence[tuple[float, str]], limits: Sequence[tuple[bool, float, str]]) -> bool:
     """True when a text's quantities break a finding's stated limit (50 minutes is not "less than 30 minutes").
 
     Only quantities of the limit's dimension count, and all of them must break it.
     """
-    for upper, bound, dim in limits:
-        same = [v for v, d in values if d == dim]
-        if same and all((v >= bound) if upper else (v < bound) for v in same):
-            return True
-    return False
+    return any(not any(kept) for kept in _limit_checks(values, limits))
 
 
 def meets(values: Sequence[tuple[float, str]], limits: Sequence[tuple[bool, float, str]]) -> bool:
     """True when a text measures a finding's limits and every such quantity keeps them (41.1 C is "above 40 C")."""
-    measured = False
-    for upper, bound, dim in limits:
-        same = [v for v, d in values if d == dim]
-        if same:
-            measured = True
-            if not all((v < bound) if upper else (v >= bound) for v in same):
-                return False
-    return measured
+    checks = _limit_checks(values, limits)
+    return bool(checks) and all(all(kept) for kept in checks)
 
 
 def _veto_antonyms(conf: np.ndarray, texts: Sequence[str], flags: tuple[np.ndarray, np.ndarray]) -> None:
